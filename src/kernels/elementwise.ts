@@ -1,0 +1,113 @@
+/**
+ * The kernel set, part 1: elementwise and fused optimizer kernels.
+ *
+ * Conventions for every family (every backend implements them; `ref`, scalar TypeScript, is the oracle):
+ * - Pointers (`Ptr`) are byte offsets into the arena's memory; f32 data is 4-byte aligned (the arena
+ *   aligns every tensor to 16 bytes), f64 scratch 8-byte aligned. Counts are in elements.
+ * - Scalars typed `f32` are rounded to f32 on entry (wasm does this at the call boundary; `ref`
+ *   applies `Math.fround`). Step-dependent scalars (bias corrections, step sizes) are computed by the
+ *   host in f64 and passed in; kernels never see the step number.
+ * - Elementwise kernels round to f32 after every operation in the order written below, so `ref` and
+ *   `wasm` agree bit for bit.
+ * - Reductions accumulate squares of f32 values in f64 (a square of an f32 is exact in f64) in a fixed
+ *   order, so `ref` and `wasm` agree bit for bit here too. The "lane order" of a sequence x_0..x_{k-1}:
+ *   four f64 partial sums s_l = Σ_{i ≡ l (mod 4)} x_i² taken in increasing i, combined as
+ *   (s_0 + s_1) + (s_2 + s_3).
+ * - `lerp(a, b, w)` is PyTorch's: `a + w·(b − a)` when |w| < 0.5, else `b − (b − a)·(1 − w)`; the host
+ *   passes `w`, `omw = f32(1 − w)` and `LERP_SMALL` in `flags` when |w| < 0.5.
+ * - Kernels never allocate and keep no state between calls.
+ */
+import type { Ptr } from './ptr.js';
+
+/** Flag bits shared by the fused optimizer kernels. */
+export const KernelFlag = {
+  /** Negate the gradient (maximize the objective). */
+  MAXIMIZE: 1,
+  /** `lerp` uses the small-weight branch `a + w·(b − a)`. */
+  LERP_SMALL: 2,
+  /** Coupled L2 weight decay: g ← g + wd·p (SGD, Adam). */
+  L2: 4,
+  /** SGD: a momentum buffer is used. */
+  MOMENTUM: 8,
+  /** SGD: first step of the momentum buffer (buf ← g). */
+  FIRST: 16,
+  /** SGD: Nesterov momentum. */
+  NESTEROV: 32,
+  /** Adam: AMSGrad (uses the running maximum of v). */
+  AMSGRAD: 64,
+} as const;
+
+/** Fused optimizer kernels and their building blocks. */
+export interface ElementwiseKernels {
+  /** Σ x_i² over n f32 values, in lane order, returned as f64. */
+  sumsq(x: Ptr, n: number): number;
+
+  /** x_i ← f32(s·x_i). */
+  scale(x: Ptr, n: number, s: number): void;
+
+  /** y_i ← f32(y_i + f32(a·x_i)). */
+  axpy(y: Ptr, x: Ptr, n: number, a: number): void;
+
+  /**
+   * SGD as torch.optim.SGD, per element:
+   *   g ← ±g (MAXIMIZE);  if L2: g ← f32(g + f32(wd·p))
+   *   if MOMENTUM: buf ← FIRST ? g : f32(f32(buf·momentum) + f32(omDampening·g))
+   *                g ← NESTEROV ? f32(g + f32(momentum·buf)) : buf
+   *   p ← f32(p + f32(negLr·g))
+   * `buf` is not touched without MOMENTUM (pass 0).
+   */
+  sgd(p: Ptr, g: Ptr, buf: Ptr, n: number, wd: number, momentum: number, omDampening: number, negLr: number, flags: number): void;
+
+  /**
+   * Adam/AdamW as torch.optim.Adam(W) (single-tensor path), per element:
+   *   g ← ±g (MAXIMIZE);  if L2: g ← f32(g + f32(wd·p))
+   *   p ← f32(p·decay)                                   (decoupled decay; decay = 1 − lr·wd, or 1)
+   *   m ← lerp(m, g, a1)                                 (a1 = 1 − β1, omA1 = f32(1 − a1))
+   *   v ← f32(f32(v·b2) + f32(f32(a2·g)·g))              (a2 = 1 − β2)
+   *   if AMSGRAD: vmax ← max(vmax, v); vv = vmax else vv = v
+   *   denom ← f32(f32(f32(sqrt(vv)) / bc2Sqrt) + eps)
+   *   p ← f32(p + f32(f32(negStepSize·m) / denom))       (negStepSize = −lr / (1 − β1^t))
+   * `vmax` is not touched without AMSGRAD (pass 0).
+   */
+  adam(
+    p: Ptr, g: Ptr, m: Ptr, v: Ptr, vmax: Ptr, n: number,
+    wd: number, decay: number, a1: number, omA1: number, b2: number, a2: number,
+    bc2Sqrt: number, eps: number, negStepSize: number, flags: number,
+  ): void;
+
+  /**
+   * Adafactor row factor of one m×n matrix (row-major): for each row i,
+   *   r_i ← lerp(r_i, f32(Σ_j g_ij² / n), w)   with the row sum in lane order (over j).
+   */
+  adafactorRowVar(r: Ptr, g: Ptr, m: number, n: number, w: number, omw: number, flags: number): void;
+
+  /**
+   * Adafactor column factor: acc_j (f64 scratch, n values) ← Σ_i g_ij² summed over i = 0..m−1 in order,
+   *   c_j ← lerp(c_j, f32(acc_j / m), w).
+   */
+  adafactorColVar(c: Ptr, g: Ptr, acc: Ptr, m: number, n: number, w: number, omw: number, flags: number): void;
+
+  /**
+   * Factored Adafactor update u_ij = f32(f32(1 / f32(sqrt(max(f32(f32(r_i·c_j) / rMean), eps1Sq)))) · g_ij).
+   * Returns Σ u_ij² (rows in order, each row's elements in lane order over j, sharing the four lane sums).
+   */
+  adafactorFactoredSumsq(g: Ptr, r: Ptr, c: Ptr, m: number, n: number, rMean: number, eps1Sq: number): number;
+
+  /** p_ij ← f32(p_ij + f32(coeff·u_ij)) with u_ij as in `adafactorFactoredSumsq`. */
+  adafactorFactoredApply(p: Ptr, g: Ptr, r: Ptr, c: Ptr, m: number, n: number, rMean: number, eps1Sq: number, coeff: number): void;
+
+  /** Unfactored second moment: v_i ← lerp(v_i, f32(g_i·g_i), w). */
+  adafactorVecVar(v: Ptr, g: Ptr, n: number, w: number, omw: number, flags: number): void;
+
+  /** u_i = f32(f32(1 / f32(sqrt(max(v_i, eps1Sq)))) · g_i); returns Σ u_i² in lane order. */
+  adafactorVecSumsq(g: Ptr, v: Ptr, n: number, eps1Sq: number): number;
+
+  /** p_i ← f32(p_i + f32(coeff·u_i)) with u_i as in `adafactorVecSumsq`. */
+  adafactorVecApply(p: Ptr, g: Ptr, v: Ptr, n: number, eps1Sq: number, coeff: number): void;
+}
+
+export const ELEMENTWISE_KERNELS = [
+  'sumsq', 'scale', 'axpy', 'sgd', 'adam',
+  'adafactorRowVar', 'adafactorColVar', 'adafactorFactoredSumsq', 'adafactorFactoredApply',
+  'adafactorVecVar', 'adafactorVecSumsq', 'adafactorVecApply',
+] as const satisfies readonly (keyof ElementwiseKernels)[];

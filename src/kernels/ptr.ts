@@ -1,0 +1,2 @@
+/** A byte offset into the arena's memory. */
+export type Ptr = number;
