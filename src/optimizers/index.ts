@@ -1,0 +1,30 @@
+/** The optimizer registry: name → definition. */
+import { FisheroptError } from '../errors.js';
+import { adafactor } from './adafactor.js';
+import { adam, adamw } from './adam.js';
+import { sgd } from './sgd.js';
+import type { OptimizerDef } from './types.js';
+
+const registry = new Map<string, OptimizerDef>();
+
+/** Make an optimizer available by name (built-ins are registered on import). */
+export function registerOptimizer(def: OptimizerDef): void {
+  registry.set(def.name, def);
+}
+
+export function getOptimizer(name: string): OptimizerDef {
+  const def = registry.get(name);
+  if (!def) {
+    throw new FisheroptError('UNKNOWN_OPTIMIZER', `unknown optimizer ${JSON.stringify(name)}; available: ${[...registry.keys()].join(', ')}`);
+  }
+  return def;
+}
+
+export function optimizerNames(): string[] {
+  return [...registry.keys()];
+}
+
+for (const def of [sgd, adam, adamw, adafactor]) registerOptimizer(def);
+
+export { adafactor, adam, adamw, sgd };
+export type { OptimizerDef, ParamRef, SlotSpec, StepContext } from './types.js';

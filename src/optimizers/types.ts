@@ -1,0 +1,58 @@
+import type { Kernels, Ptr } from '../kernels.js';
+import type { OptionSchema, Options } from '../options.js';
+
+/** One state buffer of a parameter (f32). Serialized as `${param}/${name}`. */
+export interface SlotSpec {
+  readonly name: string;
+  readonly length: number;
+}
+
+/** What an optimizer sees of one parameter during a step: pointers into the arena. */
+export interface ParamRef {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly size: number;
+  readonly p: Ptr;
+  readonly g: Ptr;
+  /** Slot pointers by slot name, as declared by `slots()`. */
+  readonly slots: Readonly<Record<string, Ptr>>;
+}
+
+export interface StepContext {
+  readonly kernels: Kernels;
+  /** The 1-based number of the step being applied (torch's `state['step']` after its increment). */
+  readonly step: number;
+  /** This group's lr for this step (schedule applied). */
+  readonly lr: number;
+  /** Scratch for kernels: at least `scratchBytes()` bytes, 16-byte aligned, contents undefined. */
+  readonly scratch: Ptr;
+  /** The arena's memory, for reading small vectors (e.g. a factor's mean) on the host. */
+  readonly memory: WebAssembly.Memory;
+}
+
+/**
+ * An optimizer written once against the kernel set. The header comment of each implementation states
+ * the update rule, the source it follows, and its state formula (`slots`).
+ */
+export interface OptimizerDef {
+  readonly name: string;
+  readonly summary: string;
+  readonly schema: OptionSchema;
+  /**
+   * Matrix optimizers update 2-D weights only; routing sends every other parameter (and names matching
+   * the fallback pattern) to the fallback optimizer. Elementwise optimizers take every shape.
+   */
+  readonly matrixOnly: boolean;
+  /** Whether this optimizer can update a parameter of this shape. */
+  handles(shape: readonly number[]): boolean;
+  /** Cross-option checks beyond the schema (e.g. Nesterov needs momentum); an error text or null. */
+  validate?(opts: Options): string | null;
+  /** State buffers for one parameter: their sum of lengths × 4 is the documented state formula. */
+  slots(shape: readonly number[], opts: Options): SlotSpec[];
+  /** Scratch bytes one step of this parameter needs (shared by all parameters). */
+  scratchBytes?(shape: readonly number[], opts: Options): number;
+  /** Apply one update to one parameter, reading its gradient, in place. */
+  step(ctx: StepContext, param: ParamRef, opts: Options): void;
+}
+
+export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
