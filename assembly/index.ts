@@ -6,7 +6,7 @@
  * reductions return `f64`. Export names are the snake_case `WasmExports` of `src/backends/wasm.ts`.
  * The module allocates nothing and keeps no state: no mutable globals, no statics, no data segments.
  */
-export { sumsq_f32 } from './reduce';
+
 export { scale_f32, axpy_f32, sgd_f32, adam_f32 } from './elementwise';
 export {
   adafactor_row_var_f32,
@@ -17,3 +17,4 @@ export {
   adafactor_vec_sumsq_f32,
   adafactor_vec_apply_f32,
 } from './adafactor';
+export { sumsq_f32, row_sumsq_f32, col_sumsq_f32, row_mean_std_f32, scale_rows_cols_f32, max_abs_f32, dot_f32 } from './reduce';

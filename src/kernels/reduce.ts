@@ -1,8 +1,38 @@
 /**
- * Reductions and scalings: row/column sums of squares, row mean and standard deviation, out_ij = r_i·a_ij·c_j, max-abs, dot.
- * Conventions as in `./elementwise.ts`.
+ * Reductions and scalings: row/column sums of squares, row mean and standard deviation,
+ * out_ij = r_i·a_ij·c_j, max-abs, dot (the Frobenius norm is √`sumsq`). Conventions as in
+ * `./elementwise.ts`: matrices are row-major f32 with a row stride (`lda`, in elements); every kernel
+ * here is bit-identical between backends (f64 sums in lane order, f32 products in the order written).
  */
+import type { Ptr } from './ptr.js';
+
 export interface ReduceKernels {
+  /** out_i ← f32(Σ_j a_ij²) for each row of the m×n matrix A, each row's sum in lane order over j. */
+  rowSumsq(out: Ptr, a: Ptr, m: number, n: number, lda: number): void;
+
+  /** out_j ← f32(Σ_i a_ij²), summed in f64 over i = 0..m−1 in order in `acc` (n f64 scratch, 8-aligned). */
+  colSumsq(out: Ptr, acc: Ptr, a: Ptr, m: number, n: number, lda: number): void;
+
+  /**
+   * Per row: μ = (Σ_j a_ij)/n and s = √(Σ_j (a_ij − μ)² / (n − ddof)), in f64 (both sums in lane order,
+   * the deviation taken from the f64 μ); mean_i ← f32(μ), std_i ← f32(s). ddof = 0: population std
+   * (SWAN's GradNorm), 1: sample std. n − ddof ≤ 0 gives NaN.
+   */
+  rowMeanStd(mean: Ptr, std: Ptr, a: Ptr, m: number, n: number, lda: number, ddof: number): void;
+
+  /**
+   * out_ij ← f32(f32(r_i·a_ij)·c_j) for the m×n matrix A (row stride lda) into out (row stride ldo);
+   * r = 0 or c = 0 (the null pointer) means no scaling on that side. out may be A itself (same stride).
+   */
+  scaleRowsCols(out: Ptr, ldo: number, a: Ptr, lda: number, r: Ptr, c: Ptr, m: number, n: number): void;
+
+  /** max_i |x_i| as f64 (0 for n = 0; NaN when any x_i is NaN). */
+  maxAbs(x: Ptr, n: number): number;
+
+  /** Σ x_i·y_i, each product exact in f64, summed in lane order. */
+  dot(x: Ptr, y: Ptr, n: number): number;
 }
 
-export const REDUCE_KERNELS = [] as const satisfies readonly (keyof ReduceKernels)[];
+export const REDUCE_KERNELS = [
+  'rowSumsq', 'colSumsq', 'rowMeanStd', 'scaleRowsCols', 'maxAbs', 'dot',
+] as const satisfies readonly (keyof ReduceKernels)[];

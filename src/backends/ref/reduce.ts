@@ -1,7 +1,70 @@
-/** Scalar oracle of the reduce kernels (see `../../kernels/reduce.ts`). */
+/** Scalar oracle of the reductions and scalings (see `../../kernels/reduce.ts`). */
+import type { Ptr } from '../../kernels.js';
 import type { ReduceKernels } from '../../kernels/reduce.js';
-import type { Heap } from './heap.js';
+import { f, type Heap } from './heap.js';
+
+/** Four f64 partial sums by position mod 4, combined as (s0 + s1) + (s2 + s3). */
+function laneSum(n: number, term: (j: number) => number): number {
+  const s = [0, 0, 0, 0];
+  for (let j = 0; j < n; j++) s[j & 3] += term(j);
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
 
 export class RefReduce implements ReduceKernels {
   constructor(protected readonly heap: Heap) {}
+
+  rowSumsq(out: Ptr, a: Ptr, m: number, n: number, lda: number): void {
+    const h = this.heap.f32;
+    for (let i = 0; i < m; i++) {
+      const row = (a >> 2) + i * lda;
+      h[(out >> 2) + i] = f(laneSum(n, (j) => h[row + j] * h[row + j]));
+    }
+  }
+
+  colSumsq(out: Ptr, acc: Ptr, a: Ptr, m: number, n: number, lda: number): void {
+    const h = this.heap.f32, d = this.heap.f64;
+    for (let j = 0; j < n; j++) d[(acc >> 3) + j] = 0;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        const x = h[(a >> 2) + i * lda + j];
+        d[(acc >> 3) + j] += x * x;
+      }
+    }
+    for (let j = 0; j < n; j++) h[(out >> 2) + j] = f(d[(acc >> 3) + j]);
+  }
+
+  rowMeanStd(mean: Ptr, std: Ptr, a: Ptr, m: number, n: number, lda: number, ddof: number): void {
+    const h = this.heap.f32;
+    for (let i = 0; i < m; i++) {
+      const row = (a >> 2) + i * lda;
+      const mu = laneSum(n, (j) => h[row + j]) / n;
+      const ss = laneSum(n, (j) => (h[row + j] - mu) * (h[row + j] - mu));
+      h[(mean >> 2) + i] = f(mu);
+      h[(std >> 2) + i] = f(Math.sqrt(ss / (n - ddof)));
+    }
+  }
+
+  scaleRowsCols(out: Ptr, ldo: number, a: Ptr, lda: number, r: Ptr, c: Ptr, m: number, n: number): void {
+    const h = this.heap.f32;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let x = h[(a >> 2) + i * lda + j];
+        if (r) x = f(h[(r >> 2) + i] * x);
+        if (c) x = f(x * h[(c >> 2) + j]);
+        h[(out >> 2) + i * ldo + j] = x;
+      }
+    }
+  }
+
+  maxAbs(x: Ptr, n: number): number {
+    const h = this.heap.f32;
+    let best = 0;
+    for (let i = 0; i < n; i++) best = Math.max(best, Math.abs(h[(x >> 2) + i]));
+    return best;
+  }
+
+  dot(x: Ptr, y: Ptr, n: number): number {
+    const h = this.heap.f32;
+    return laneSum(n, (j) => h[(x >> 2) + j] * h[(y >> 2) + j]);
+  }
 }
