@@ -20,6 +20,28 @@ import {
   v128.store(px, f32x4.mul(sV, v128.load(px)));
 }
 
+/** dst_i ← src_i (memmove of n f32 values). */
+export function copy_f32(dst: usize, src: usize, n: i32): void {
+  memory.copy(dst, src, off4(n));
+}
+
+/** x_i ← value. */
+export function fill_f32(x: usize, n: i32, value: f32): void {
+  const v = f32x4.splat(value);
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) v128.store(x + off4(i), v);
+  for (; i < n; i++) store<f32>(x + off4(i), value);
+}
+
+/** a_ii ← f32(a_ii + value) for i < n. */
+export function add_diag_f32(a: usize, lda: i32, n: i32, value: f32): void {
+  for (let i = 0; i < n; i++) {
+    const p = a + off4(i * lda + i);
+    store<f32>(p, load<f32>(p) + value);
+  }
+}
+
 /** x_i ← f32(s·x_i). */
 export function scale_f32(x: usize, n: i32, s: f32): void {
   const sV = f32x4.splat(s);

@@ -206,6 +206,17 @@ describe('hand-checked values', () => {
     expect([...a.out.y]).toEqual([2, 3, 4, 5, 6]);
   });
 
+  it('copy, fill, addDiag', () => {
+    const src = new Float32Array([1, -0, NaN, 3e38, 1e-45]);
+    const c = check('copy', '5 values', { d: new Float32Array(5), s: src }, (k, p) => k.copy(p.d, p.s, 5));
+    expect(firstBitDiff(c.out.d as Float32Array, src)).toBe(-1);
+    const fl = check('fill', '6 values', { x: new Float32Array(6) }, (k, p) => k.fill(p.x, 6, 0.1));
+    expect([...fl.out.x]).toEqual(Array(6).fill(Math.fround(0.1)));
+    // 3×3 with row stride 4: the diagonal entries 0, 5, 10 get +3
+    const dg = check('addDiag', '3×3, lda 4', { a: new Float32Array(12).fill(1) }, (k, p) => k.addDiag(p.a, 4, 3, 3));
+    expect([...dg.out.a]).toEqual([4, 1, 1, 1, 1, 4, 1, 1, 1, 1, 4, 1]);
+  });
+
   it('sgd and adam, one element', () => {
     // p = 1, g = 2, lr = 0.25 with momentum 0.5 (first step: buf = g): p = 1 − 0.25·2 = 0.5.
     const s = check('sgd', 'hand', { p: new Float32Array([1]), g: new Float32Array([2]), buf: new Float32Array([9]) },
@@ -304,6 +315,18 @@ describe('wasm kernels equal ref bit for bit', () => {
             check('axpy', `n=${n} ${tag} a=${a}`, { y: rand(n), x }, (k, p) => k.axpy(p.y, p.x, n, a), { misalign });
           }
         }
+      }
+    }
+  });
+
+  it('copy, fill, addDiag: every size', () => {
+    for (const misalign of MIS) {
+      for (const n of SIZES) {
+        const x = sprinkle(rand(n, 10));
+        check('copy', `n=${n}`, { d: rand(n), s: x }, (k, p) => k.copy(p.d, p.s, n), { misalign, untouched: ['s'] });
+        check('fill', `n=${n}`, { x }, (k, p) => k.fill(p.x, n, -2.5e-3), { misalign });
+        const m = Math.min(n, 40);
+        check('addDiag', `${m}×${m}`, { a: sprinkle(rand(m * (m + 1))) }, (k, p) => k.addDiag(p.a, m + 1, m, 0.75), { misalign });
       }
     }
   });

@@ -48,6 +48,15 @@ export interface ElementwiseKernels {
   /** y_i ← f32(y_i + f32(a·x_i)). */
   axpy(y: Ptr, x: Ptr, n: number, a: number): void;
 
+  /** dst_i ← src_i for n f32 values, bit for bit; the ranges may overlap (memmove). */
+  copy(dst: Ptr, src: Ptr, n: number): void;
+
+  /** x_i ← f32(value). */
+  fill(x: Ptr, n: number, value: number): void;
+
+  /** a_ii ← f32(a_ii + value) for i < n, A with row stride lda (e.g. T = 3I − Z·Y, a ridge on a Gram). */
+  addDiag(a: Ptr, lda: number, n: number, value: number): void;
+
   /**
    * SGD as torch.optim.SGD, per element:
    *   g ← ±g (MAXIMIZE);  if L2: g ← f32(g + f32(wd·p))
@@ -107,7 +116,7 @@ export interface ElementwiseKernels {
 }
 
 export const ELEMENTWISE_KERNELS = [
-  'sumsq', 'scale', 'axpy', 'sgd', 'adam',
+  'sumsq', 'scale', 'axpy', 'copy', 'fill', 'addDiag', 'sgd', 'adam',
   'adafactorRowVar', 'adafactorColVar', 'adafactorFactoredSumsq', 'adafactorFactoredApply',
   'adafactorVecVar', 'adafactorVecSumsq', 'adafactorVecApply',
 ] as const satisfies readonly (keyof ElementwiseKernels)[];

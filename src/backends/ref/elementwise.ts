@@ -33,6 +33,21 @@ export class RefElementwise implements ElementwiseKernels {
     for (let i = 0; i < n; i++) a[oy + i] = f(a[oy + i] + f(al * a[ox + i]));
   }
 
+  copy(dst: Ptr, src: Ptr, n: number): void {
+    const u = new Uint32Array(this.heap.f32.buffer);
+    u.copyWithin(dst >> 2, src >> 2, (src >> 2) + n);
+  }
+
+  fill(x: Ptr, n: number, value: number): void {
+    this.heap.f32.fill(f(value), x >> 2, (x >> 2) + n);
+  }
+
+  addDiag(a: Ptr, lda: number, n: number, value: number): void {
+    const h = this.heap.f32;
+    const v = f(value);
+    for (let i = 0; i < n; i++) h[(a >> 2) + i * lda + i] = f(h[(a >> 2) + i * lda + i] + v);
+  }
+
   sgd(p: Ptr, g: Ptr, buf: Ptr, n: number, wd: number, momentum: number, omDampening: number, negLr: number, flags: number): void {
     const [a] = this.views();
     const op = p >> 2, og = g >> 2, ob = buf >> 2;
