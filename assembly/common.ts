@@ -25,6 +25,7 @@ export const MOMENTUM: i32 = 8;
 export const FIRST: i32 = 16;
 export const NESTEROV: i32 = 32;
 export const AMSGRAD: i32 = 64;
+export const KEEP_M: i32 = 128;
 
 /**
  * Compile-time switches for specialised loops. A kernel body takes type arguments `On` / `Off` and tests

@@ -1,5 +1,5 @@
 /**
- * Elementwise kernels: scale, axpy and the fused SGD / Adam(W) steps.
+ * Elementwise kernels: scale, axpy, copy, fill, addDiag, lerp, the fused SGD / Adam(W) steps and Adam's direction.
  *
  * Each kernel is one pass: 4-lane `f32x4` steps (unaligned `v128.load`/`v128.store`, two per loop
  * iteration, see `common.ts`) and a scalar tail (n % 4 elements) with the same operation order.
@@ -8,7 +8,7 @@
  * xor (exactly `−g`), never a branch.
  */
 import {
-  AMSGRAD, FIRST, L2, LERP_SMALL, MOMENTUM, NESTEROV, Off, On,
+  AMSGRAD, FIRST, KEEP_M, L2, LERP_SMALL, MOMENTUM, NESTEROV, Off, On,
   flipSign, isOn, lerp, lerpV, off4, signMask,
 } from './common';
 
@@ -282,4 +282,75 @@ export function adam_f32(
     case 6: adamLoop<On, On, Off>(p, g, m, v, vmax, n, wd, decay, a1, omA1, b2, a2, bc2Sqrt, eps, negStepSize, s); break;
     default: adamLoop<On, On, On>(p, g, m, v, vmax, n, wd, decay, a1, omA1, b2, a2, bc2Sqrt, eps, negStepSize, s); break;
   }
+}
+
+/** a_i ← lerp(a_i, b_i, w): PyTorch's lerp, branch chosen by LERP_SMALL. */
+function lerpLoop<SMALL>(a: usize, b: usize, n: i32, w: f32, omw: f32): void {
+  const wV = f32x4.splat(w);
+  const omwV = f32x4.splat(omw);
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = off4(i);
+    v128.store(a + o, lerpV<SMALL>(v128.load(a + o), v128.load(b + o), wV, omwV));
+  }
+  for (; i < n; i++) {
+    const o = off4(i);
+    store<f32>(a + o, lerp<SMALL>(load<f32>(a + o), load<f32>(b + o), w, omw));
+  }
+}
+
+export function lerp_f32(a: usize, b: usize, n: i32, w: f32, omw: f32, flags: i32): void {
+  if ((flags & LERP_SMALL) != 0) lerpLoop<On>(a, b, n, w, omw);
+  else lerpLoop<Off>(a, b, n, w, omw);
+}
+
+/** Adam's direction (see src/kernels/elementwise.ts): KEEP leaves m as given, SMALL picks the lerp branch. */
+function adamDirLoop<SMALL, KEEP>(
+  d: usize, g: usize, m: usize, v: usize, n: i32,
+  a1: f32, omA1: f32, b2: f32, a2: f32, ms: f32, bc: f32, eps: f32,
+): void {
+  const a1V = f32x4.splat(a1);
+  const omA1V = f32x4.splat(omA1);
+  const b2V = f32x4.splat(b2);
+  const a2V = f32x4.splat(a2);
+  const msV = f32x4.splat(ms);
+  const bcV = f32x4.splat(bc);
+  const epsV = f32x4.splat(eps);
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = off4(i);
+    const gv = v128.load(g + o);
+    let mv = v128.load(m + o);
+    if (!isOn<KEEP>()) mv = lerpV<SMALL>(mv, gv, a1V, omA1V);
+    const vv = f32x4.add(f32x4.mul(v128.load(v + o), b2V), f32x4.mul(f32x4.mul(a2V, gv), gv));
+    v128.store(m + o, mv);
+    v128.store(v + o, vv);
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(vv), bcV), epsV);
+    v128.store(d + o, f32x4.div(f32x4.mul(msV, mv), denom));
+  }
+  for (; i < n; i++) {
+    const o = off4(i);
+    const gi = load<f32>(g + o);
+    let mi = load<f32>(m + o);
+    if (!isOn<KEEP>()) mi = lerp<SMALL>(mi, gi, a1, omA1);
+    const vi: f32 = load<f32>(v + o) * b2 + (a2 * gi) * gi;
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    const denom: f32 = sqrt<f32>(vi) / bc + eps;
+    store<f32>(d + o, (ms * mi) / denom);
+  }
+}
+
+export function adam_direction_f32(
+  d: usize, g: usize, m: usize, v: usize, n: i32,
+  a1: f32, omA1: f32, b2: f32, a2: f32, mScale: f32, bc2Sqrt: f32, eps: f32, flags: i32,
+): void {
+  const small = (flags & LERP_SMALL) != 0;
+  if ((flags & KEEP_M) != 0) {
+    if (small) adamDirLoop<On, On>(d, g, m, v, n, a1, omA1, b2, a2, mScale, bc2Sqrt, eps);
+    else adamDirLoop<Off, On>(d, g, m, v, n, a1, omA1, b2, a2, mScale, bc2Sqrt, eps);
+  } else if (small) adamDirLoop<On, Off>(d, g, m, v, n, a1, omA1, b2, a2, mScale, bc2Sqrt, eps);
+  else adamDirLoop<Off, Off>(d, g, m, v, n, a1, omA1, b2, a2, mScale, bc2Sqrt, eps);
 }

@@ -217,6 +217,22 @@ describe('hand-checked values', () => {
     expect([...dg.out.a]).toEqual([4, 1, 1, 1, 1, 4, 1, 1, 1, 1, 4, 1]);
   });
 
+  it('lerp and adamDirection, by hand', () => {
+    // lerp(1, 3, 0.25) = 1 + 0.25·2 = 1.5 (small branch); lerp(1, 3, 0.75) = 3 − 2·0.25 = 2.5
+    const l = check('lerp', 'two weights', { a: new Float32Array([1]), b: new Float32Array([3]) }, (k, p) => k.lerp(p.a, p.b, 1, 0.25, 0.75, F.LERP_SMALL));
+    expect(l.out.a[0]).toBe(1.5);
+    const l2 = check('lerp', 'large weight', { a: new Float32Array([1]), b: new Float32Array([3]) }, (k, p) => k.lerp(p.a, p.b, 1, 0.75, 0.25, 0));
+    expect(l2.out.a[0]).toBe(2.5);
+    // g = 2, m = v = 0, β = (0.5, 0.75), t = 1: m = 1, v = 0.25·4 = 1, d = (m/0.5)/(√v/√0.25 + 0) = 2/2 = 1
+    const a = check('adamDirection', 'one element', { d: new Float32Array(1), g: new Float32Array([2]), m: new Float32Array(1), v: new Float32Array(1) },
+      (k, p) => k.adamDirection(p.d, p.g, p.m, p.v, 1, 0.5, 0.5, 0.75, 0.25, 2, 0.5, 0, 0));
+    expect([a.out.d[0], a.out.m[0], a.out.v[0]]).toEqual([1, 1, 1]);
+    // KEEP_M: m = 3 stays; d = 3/(√1/1) = 3
+    const b = check('adamDirection', 'KEEP_M', { d: new Float32Array(1), g: new Float32Array([2]), m: new Float32Array([3]), v: new Float32Array(1) },
+      (k, p) => k.adamDirection(p.d, p.g, p.m, p.v, 1, 0.5, 0.5, 0.75, 0.25, 1, 1, 0, F.KEEP_M));
+    expect([b.out.d[0], b.out.m[0]]).toEqual([3, 3]);
+  });
+
   it('sgd and adam, one element', () => {
     // p = 1, g = 2, lr = 0.25 with momentum 0.5 (first step: buf = g): p = 1 − 0.25·2 = 0.5.
     const s = check('sgd', 'hand', { p: new Float32Array([1]), g: new Float32Array([2]), buf: new Float32Array([9]) },
@@ -327,6 +343,26 @@ describe('wasm kernels equal ref bit for bit', () => {
         check('fill', `n=${n}`, { x }, (k, p) => k.fill(p.x, n, -2.5e-3), { misalign });
         const m = Math.min(n, 40);
         check('addDiag', `${m}×${m}`, { a: sprinkle(rand(m * (m + 1))) }, (k, p) => k.addDiag(p.a, m + 1, m, 0.75), { misalign });
+      }
+    }
+  });
+
+  it('lerp and adamDirection: every size, lerp branch and KEEP_M, aliasing d with g or m', () => {
+    for (const misalign of MIS) {
+      for (const n of SIZES) {
+        for (const w of WEIGHTS) {
+          const small = Math.abs(f(w)) < 0.5 ? F.LERP_SMALL : 0;
+          check('lerp', `n=${n} w=${w}`, { a: sprinkle(rand(n)), b: rand(n, 3) }, (k, p) => k.lerp(p.a, p.b, n, w, omw(w), small), { misalign, untouched: ['b'] });
+          for (const keep of [0, F.KEEP_M]) {
+            const flags = small | keep;
+            const ins = () => ({ d: rand(n), g: sprinkle(rand(n, 0.1)), m: rand(n, 0.05), v: randPos(n, 0.01) });
+            const call = (target: 'd' | 'g' | 'm') => (k: Kernels, p: Ptrs) =>
+              k.adamDirection(p[target], p.g, p.m, p.v, n, w, omw(w), 0.999, 1 - 0.999, 1 / (1 - 0.9 ** 3), Math.sqrt(1 - 0.999 ** 3), 1e-8, flags);
+            for (const target of ['d', 'g', 'm'] as const) {
+              check('adamDirection', `n=${n} w=${w} ${flagName(flags)} d=${target}`, ins(), call(target), { misalign });
+            }
+          }
+        }
       }
     }
   });

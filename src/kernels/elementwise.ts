@@ -35,6 +35,8 @@ export const KernelFlag = {
   NESTEROV: 32,
   /** Adam: AMSGrad (uses the running maximum of v). */
   AMSGRAD: 64,
+  /** adamDirection: the first moment is given (e.g. rotated into another basis) and not updated. */
+  KEEP_M: 128,
 } as const;
 
 /** Fused optimizer kernels and their building blocks. */
@@ -84,6 +86,23 @@ export interface ElementwiseKernels {
     bc2Sqrt: number, eps: number, negStepSize: number, flags: number,
   ): void;
 
+  /** EMA by PyTorch's lerp: a_i ← lerp(a_i, b_i, w) (w = 1 − β; LERP_SMALL in flags when |w| < 0.5). */
+  lerp(a: Ptr, b: Ptr, n: number, w: number, omw: number, flags: number): void;
+
+  /**
+   * Adam's direction without applying it, for Adam in a rotated or projected basis (Eigen-Adam, SOAP,
+   * AdaDiag, GaLore, Alice): per element
+   *   m ← lerp(m, g, a1)                                  (skipped with KEEP_M: m is given)
+   *   v ← f32(f32(v·b2) + f32(f32(a2·g)·g))
+   *   denom ← f32(f32(f32(sqrt(v)) / bc2Sqrt) + eps)
+   *   d ← f32(f32(mScale·m) / denom)                      (mScale = 1/(1 − β1ᵗ), or 1)
+   * `d` may be `g` or `m` (each element is read before it is written).
+   */
+  adamDirection(
+    d: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number,
+    a1: number, omA1: number, b2: number, a2: number, mScale: number, bc2Sqrt: number, eps: number, flags: number,
+  ): void;
+
   /**
    * Adafactor row factor of one m×n matrix (row-major): for each row i,
    *   r_i ← lerp(r_i, f32(Σ_j g_ij² / n), w)   with the row sum in lane order (over j).
@@ -116,7 +135,7 @@ export interface ElementwiseKernels {
 }
 
 export const ELEMENTWISE_KERNELS = [
-  'sumsq', 'scale', 'axpy', 'copy', 'fill', 'addDiag', 'sgd', 'adam',
+  'sumsq', 'scale', 'axpy', 'copy', 'fill', 'addDiag', 'sgd', 'adam', 'lerp', 'adamDirection',
   'adafactorRowVar', 'adafactorColVar', 'adafactorFactoredSumsq', 'adafactorFactoredApply',
   'adafactorVecVar', 'adafactorVecSumsq', 'adafactorVecApply',
 ] as const satisfies readonly (keyof ElementwiseKernels)[];

@@ -96,6 +96,33 @@ export class RefElementwise implements ElementwiseKernels {
     }
   }
 
+  lerp(a: Ptr, b: Ptr, n: number, w: number, omw: number, flags: number): void {
+    const [h] = this.views();
+    const small = (flags & KernelFlag.LERP_SMALL) !== 0;
+    const w32 = f(w), omw32 = f(omw);
+    for (let i = 0; i < n; i++) h[(a >> 2) + i] = lerp(h[(a >> 2) + i], h[(b >> 2) + i], w32, omw32, small);
+  }
+
+  adamDirection(
+    d: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number,
+    a1: number, omA1: number, b2: number, a2: number, mScale: number, bc2Sqrt: number, eps: number, flags: number,
+  ): void {
+    const [h] = this.views();
+    const od = d >> 2, og = g >> 2, om = m >> 2, ov = v >> 2;
+    const small = (flags & KernelFlag.LERP_SMALL) !== 0;
+    const keep = (flags & KernelFlag.KEEP_M) !== 0;
+    const w1 = f(a1), omw1 = f(omA1), beta2 = f(b2), w2 = f(a2), ms = f(mScale), bc = f(bc2Sqrt), e = f(eps);
+    for (let i = 0; i < n; i++) {
+      const gi = h[og + i];
+      const mi = keep ? h[om + i] : lerp(h[om + i], gi, w1, omw1, small);
+      const vi = f(f(h[ov + i] * beta2) + f(f(w2 * gi) * gi));
+      h[om + i] = mi;
+      h[ov + i] = vi;
+      const denom = f(f(f(Math.sqrt(vi)) / bc) + e);
+      h[od + i] = f(f(ms * mi) / denom);
+    }
+  }
+
   adafactorRowVar(r: Ptr, g: Ptr, m: number, n: number, w: number, omw: number, flags: number): void {
     const [a] = this.views();
     const or = r >> 2, og = g >> 2;
