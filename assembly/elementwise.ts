@@ -34,6 +34,19 @@ export function fill_f32(x: usize, n: i32, value: f32): void {
   for (; i < n; i++) store<f32>(x + off4(i), value);
 }
 
+/** Seeded uniform values in [−1, 1) from a counter-based hash (see src/kernels/elementwise.ts). */
+export function fill_uniform_f32(x: usize, n: i32, seed: i32, offset: i32): void {
+  for (let i = 0; i < n; i++) {
+    let h = <u32>seed + <u32>(offset + i) * 0x9e3779b9;
+    h ^= h >>> 16;
+    h *= 0x7feb352d;
+    h ^= h >>> 15;
+    h *= 0x846ca68b;
+    h ^= h >>> 16;
+    store<f32>(x + off4(i), <f32>(h >>> 8) * 1.1920928955078125e-7 - 1);
+  }
+}
+
 /** a_ii ← f32(a_ii + value) for i < n. */
 export function add_diag_f32(a: usize, lda: i32, n: i32, value: f32): void {
   for (let i = 0; i < n; i++) {

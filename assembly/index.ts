@@ -7,7 +7,7 @@
  * The module allocates nothing and keeps no state: no mutable globals, no statics, no data segments.
  */
 
-export { scale_f32, axpy_f32, copy_f32, fill_f32, add_diag_f32, sgd_f32, adam_f32, lerp_f32, adam_direction_f32 } from './elementwise';
+export { scale_f32, axpy_f32, copy_f32, fill_f32, fill_uniform_f32, add_diag_f32, sgd_f32, adam_f32, lerp_f32, adam_direction_f32 } from './elementwise';
 export {
   adafactor_row_var_f32,
   adafactor_col_var_f32,

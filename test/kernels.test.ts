@@ -217,6 +217,34 @@ describe('hand-checked values', () => {
     expect([...dg.out.a]).toEqual([4, 1, 1, 1, 1, 4, 1, 1, 1, 1, 4, 1]);
   });
 
+  it('fillUniform: the documented hash, by hand', () => {
+    // seed 0, i = 0: h = 0 → 0 after every step → x = 0·2⁻²³ − 1 = −1
+    // seed 0, i = 1: h = 0x9E3779B9 → ^ (h >>> 16) = 0x9E37E78E → · 0x7FEB352D, ^ >>> 15, · 0x846CA68B, ^ >>> 16
+    let h = 0x9e3779b9 >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+    h = Math.imul(h, 0x7feb352d) >>> 0;
+    h = (h ^ (h >>> 15)) >>> 0;
+    h = Math.imul(h, 0x846ca68b) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+    const r = check('fillUniform', 'seed 0', { x: new Float32Array(2) }, (k, p) => k.fillUniform(p.x, 2, 0, 0));
+    expect([...r.out.x]).toEqual([-1, (h >>> 8) / 2 ** 23 - 1]);
+    // offset shifts the counter: element i of offset 5 is element 5 + i of offset 0
+    const a = check('fillUniform', 'offset 0', { x: new Float32Array(9) }, (k, p) => k.fillUniform(p.x, 9, 1234, 0));
+    const b = check('fillUniform', 'offset 5', { x: new Float32Array(4) }, (k, p) => k.fillUniform(p.x, 4, 1234, 5));
+    expect([...b.out.x]).toEqual([...a.out.x].slice(5));
+  });
+
+  it('fillUniform: range and rough uniformity over 100k values', () => {
+    const r = check('fillUniform', '100k', { x: new Float32Array(100000) }, (k, p) => k.fillUniform(p.x, 100000, -7, 123456789));
+    const x = r.out.x as Float32Array;
+    expect(Math.min(...x)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...x)).toBeLessThan(1);
+    const mean = x.reduce((s, v) => s + v, 0) / x.length;
+    const meanSq = x.reduce((s, v) => s + v * v, 0) / x.length;
+    expect(Math.abs(mean)).toBeLessThan(0.01); // standard error 0.0018
+    expect(Math.abs(meanSq - 1 / 3)).toBeLessThan(0.01);
+  });
+
   it('lerp and adamDirection, by hand', () => {
     // lerp(1, 3, 0.25) = 1 + 0.25·2 = 1.5 (small branch); lerp(1, 3, 0.75) = 3 − 2·0.25 = 2.5
     const l = check('lerp', 'two weights', { a: new Float32Array([1]), b: new Float32Array([3]) }, (k, p) => k.lerp(p.a, p.b, 1, 0.25, 0.75, F.LERP_SMALL));

@@ -56,6 +56,14 @@ export interface ElementwiseKernels {
   /** x_i ← f32(value). */
   fill(x: Ptr, n: number, value: number): void;
 
+  /**
+   * Seeded uniform values in [−1, 1), counter-based so any range can be generated independently:
+   *   h = u32(seed + (offset + i)·0x9E3779B9); h ^= h >>> 16; h = h·0x7FEB352D; h ^= h >>> 15;
+   *   h = h·0x846CA68B; h ^= h >>> 16  (u32 arithmetic);  x_i ← (h >>> 8)·2⁻²³ − 1  (exact in f32).
+   * Used for random starts (range finders) and sampling; identical on every backend.
+   */
+  fillUniform(x: Ptr, n: number, seed: number, offset: number): void;
+
   /** a_ii ← f32(a_ii + value) for i < n, A with row stride lda (e.g. T = 3I − Z·Y, a ridge on a Gram). */
   addDiag(a: Ptr, lda: number, n: number, value: number): void;
 
@@ -135,7 +143,7 @@ export interface ElementwiseKernels {
 }
 
 export const ELEMENTWISE_KERNELS = [
-  'sumsq', 'scale', 'axpy', 'copy', 'fill', 'addDiag', 'sgd', 'adam', 'lerp', 'adamDirection',
+  'sumsq', 'scale', 'axpy', 'copy', 'fill', 'fillUniform', 'addDiag', 'sgd', 'adam', 'lerp', 'adamDirection',
   'adafactorRowVar', 'adafactorColVar', 'adafactorFactoredSumsq', 'adafactorFactoredApply',
   'adafactorVecVar', 'adafactorVecSumsq', 'adafactorVecApply',
 ] as const satisfies readonly (keyof ElementwiseKernels)[];

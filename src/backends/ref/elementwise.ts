@@ -42,6 +42,19 @@ export class RefElementwise implements ElementwiseKernels {
     this.heap.f32.fill(f(value), x >> 2, (x >> 2) + n);
   }
 
+  fillUniform(x: Ptr, n: number, seed: number, offset: number): void {
+    const h32 = this.heap.f32;
+    for (let i = 0; i < n; i++) {
+      let h = (seed + Math.imul((offset + i) | 0, 0x9e3779b9)) >>> 0;
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x7feb352d) >>> 0;
+      h ^= h >>> 15;
+      h = Math.imul(h, 0x846ca68b) >>> 0;
+      h ^= h >>> 16;
+      h32[(x >> 2) + i] = (h >>> 8) * 2 ** -23 - 1;
+    }
+  }
+
   addDiag(a: Ptr, lda: number, n: number, value: number): void {
     const h = this.heap.f32;
     const v = f(value);
