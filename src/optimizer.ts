@@ -6,8 +6,11 @@
 import { alignUp, Arena } from './arena.js';
 import { createBackend, type Backend, type BackendChoice } from './backends/index.js';
 import type { WasmSource } from './backends/wasm.js';
+import { runStep, type NonFinitePolicy, type StepInfo, type StepPlan } from './engine.js';
 import { FisheroptError } from './errors.js';
-import { numel, type ParamRef, type StepContext } from './optimizers/types.js';
+
+export type { NonFinitePolicy, StepInfo } from './engine.js';
+import { numel, type ParamRef } from './optimizers/types.js';
 import { resolveOptions, scheduleFactor, validateSchedule, type Options, type Schedule } from './options.js';
 import { route, type FallbackConfig, type Group, type RouteRule } from './routing.js';
 import { decodeState, encodeState, FORMAT_VERSION, type StateHeader } from './state.js';
@@ -17,8 +20,6 @@ export interface ParamInit {
   /** Initial values, row-major (default zeros). */
   data?: ArrayLike<number>;
 }
-
-export type NonFinitePolicy = 'throw' | 'skip' | 'ignore';
 
 export interface OptimizerConfig {
   /** The main optimizer: `sgd`, `adam`, `adamw`, `adafactor`, … */
@@ -44,17 +45,6 @@ export interface OptimizerConfig {
 }
 
 const CONFIG_KEYS = ['optimizer', 'options', 'params', 'rules', 'fallback', 'backend', 'wasm', 'schedule', 'clipGradNorm', 'nonFinite'];
-
-export interface StepInfo {
-  /** Steps applied so far (including this one). */
-  step: number;
-  /** True when the step was skipped for non-finite gradients (nonFinite: 'skip'). */
-  skipped: boolean;
-  /** Global gradient L2 norm before clipping (undefined with nonFinite 'ignore' and no clipping). */
-  gradNorm?: number;
-  /** The lr factor of the schedule applied at this step. */
-  lrFactor: number;
-}
 
 interface ParamRecord extends ParamRef {
   readonly group: Group;
@@ -209,47 +199,22 @@ export class Optimizer {
 
   /** Apply one update to every parameter from the gradients in the arena. */
   step(): StepInfo {
-    const recs = [...this.records.values()];
-    const k = this.kernels;
-    const factor = scheduleFactor(this.schedule, this.t);
-    let gradNorm: number | undefined;
-    if (this.nonFinite !== 'ignore' || this.clipGradNorm !== undefined) {
-      let total = 0;
-      for (const r of recs) {
-        const s = k.sumsq(r.g, r.size);
-        if (!Number.isFinite(s) && this.nonFinite !== 'ignore') {
-          if (this.nonFinite === 'skip') {
-            this.skipped++;
-            return { step: this.t, skipped: true, lrFactor: factor };
-          }
-          const g = this.arena.f32(r.g, r.size);
-          const i = g.findIndex((v) => !Number.isFinite(v));
-          throw new FisheroptError(
-            'NON_FINITE_GRAD',
-            `gradient of ${JSON.stringify(r.name)} has a non-finite value (${g[i]} at element ${i}); nothing was updated (set nonFinite: 'skip' to skip such steps)`,
-          );
-        }
-        total += s;
-      }
-      gradNorm = Math.sqrt(total);
-      if (this.clipGradNorm !== undefined) {
-        const coef = this.clipGradNorm / (gradNorm + 1e-6);
-        if (coef < 1) for (const r of recs) k.scale(r.g, r.size, coef);
-      }
-    }
-    const step = this.t + 1;
-    for (const group of this.groups) {
-      const ctx: StepContext = {
-        kernels: k,
-        step,
-        lr: (group.options.lr as number) * factor,
-        scratch: this.scratch,
-        memory: this.arena.memory,
-      };
-      for (const name of group.params) group.def.step(ctx, this.records.get(name)!, group.options);
-    }
-    this.t = step;
-    return { step, skipped: false, gradNorm, lrFactor: factor };
+    const info = runStep(this.plan(), this.kernels, this.arena.memory, (name) => this.groups.find((g) => g.optimizer === name)!.def);
+    if (info.skipped) this.skipped++;
+    else this.t = info.step;
+    return info;
+  }
+
+  /** The step's description for the engine (pointers, shapes, names, options). */
+  protected plan(): StepPlan {
+    return {
+      groups: this.groups.map((g) => ({ optimizer: g.optimizer, options: g.options, params: g.params.map((n) => this.records.get(n)!) })),
+      schedule: this.schedule,
+      clipGradNorm: this.clipGradNorm,
+      nonFinite: this.nonFinite,
+      scratch: this.scratch,
+      t: this.t,
+    };
   }
 
   /**
