@@ -128,10 +128,24 @@ export function scale_rows_cols_f32(out: usize, ldo: i32, a: usize, lda: i32, r:
 }
 
 export function max_abs_f32(x: usize, n: i32): f64 {
-  let best = f32x4.splat(0);
+  // Four independent accumulators: f32x4.max has a long latency on x86 (NaN and ±0 fix-ups), and max is
+  // order-independent (NaN wins, |x| ≥ +0), so the result is the same as one running maximum.
+  let b0 = f32x4.splat(0);
+  let b1 = b0;
+  let b2 = b0;
+  let b3 = b0;
+  const n16 = n & ~15;
   const n4 = n & ~3;
   let i = 0;
-  for (; i < n4; i += 4) best = f32x4.max(best, f32x4.abs(v128.load(x + off4(i))));
+  for (; i < n16; i += 16) {
+    const p = x + off4(i);
+    b0 = f32x4.max(b0, f32x4.abs(v128.load(p)));
+    b1 = f32x4.max(b1, f32x4.abs(v128.load(p, 16)));
+    b2 = f32x4.max(b2, f32x4.abs(v128.load(p, 32)));
+    b3 = f32x4.max(b3, f32x4.abs(v128.load(p, 48)));
+  }
+  for (; i < n4; i += 4) b0 = f32x4.max(b0, f32x4.abs(v128.load(x + off4(i))));
+  const best = f32x4.max(f32x4.max(b0, b1), f32x4.max(b2, b3));
   let m = f32x4.extract_lane(best, 0);
   m = max<f32>(m, f32x4.extract_lane(best, 1));
   m = max<f32>(m, f32x4.extract_lane(best, 2));

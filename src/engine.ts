@@ -16,7 +16,7 @@ export interface StepInfo {
   step: number;
   /** True when the step was skipped for non-finite gradients (nonFinite: 'skip'). */
   skipped: boolean;
-  /** Global gradient L2 norm before clipping (undefined with nonFinite 'ignore' and no clipping). */
+  /** Global gradient L2 norm before clipping (computed when clipGradNorm is set). */
   gradNorm?: number;
   /** The lr factor of the schedule applied at this step. */
   lrFactor: number;
@@ -52,26 +52,26 @@ export function runStep(
   const factor = scheduleFactor(plan.schedule, plan.t);
   const all = plan.groups.flatMap((g) => g.params);
   let gradNorm: number | undefined;
-  if (plan.nonFinite !== 'ignore' || plan.clipGradNorm !== undefined) {
-    let total = 0;
+  if (plan.nonFinite !== 'ignore') {
+    // max |g| is NaN or ∞ exactly when a gradient holds a non-finite value; it does not depend on the
+    // order of evaluation, so threads can share it.
     for (const r of all) {
-      const s = k.sumsq(r.g, r.size);
-      if (!Number.isFinite(s) && plan.nonFinite !== 'ignore') {
-        if (plan.nonFinite === 'skip') return { step: plan.t, skipped: true, lrFactor: factor };
-        const g = new Float32Array(memory.buffer, r.g, r.size);
-        const i = g.findIndex((v) => !Number.isFinite(v));
-        throw new FisheroptError(
-          'NON_FINITE_GRAD',
-          `gradient of ${JSON.stringify(r.name)} has a non-finite value (${g[i]} at element ${i}); nothing was updated (set nonFinite: 'skip' to skip such steps)`,
-        );
-      }
-      total += s;
+      if (Number.isFinite(k.maxAbs(r.g, r.size))) continue;
+      if (plan.nonFinite === 'skip') return { step: plan.t, skipped: true, lrFactor: factor };
+      const g = new Float32Array(memory.buffer, r.g, r.size);
+      const i = g.findIndex((v) => !Number.isFinite(v));
+      throw new FisheroptError(
+        'NON_FINITE_GRAD',
+        `gradient of ${JSON.stringify(r.name)} has a non-finite value (${g[i]} at element ${i}); nothing was updated (set nonFinite: 'skip' to skip such steps)`,
+      );
     }
+  }
+  if (plan.clipGradNorm !== undefined) {
+    let total = 0;
+    for (const r of all) total += k.sumsq(r.g, r.size);
     gradNorm = Math.sqrt(total);
-    if (plan.clipGradNorm !== undefined) {
-      const coef = plan.clipGradNorm / (gradNorm + 1e-6);
-      if (coef < 1) for (const r of all) k.scale(r.g, r.size, coef);
-    }
+    const coef = plan.clipGradNorm / (gradNorm + 1e-6);
+    if (coef < 1) for (const r of all) k.scale(r.g, r.size, coef);
   }
   const step = plan.t + 1;
   for (const group of plan.groups) {

@@ -13,9 +13,12 @@ export type ErrorCode =
   | 'NON_FINITE_GRAD'
   | 'UNROUTED_PARAM'
   | 'BAD_STATE'
+  | 'NO_CONVERGENCE'
   | 'ARENA_TOO_LARGE'
   | 'ARENA_GROW_FAILED'
-  | 'BAD_CASE';
+  | 'BAD_CASE'
+  | 'WORKER_FAILED'
+  | 'CLOSED';
 
 export class FisheroptError extends Error {
   constructor(readonly code: ErrorCode, message: string) {

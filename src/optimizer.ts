@@ -4,7 +4,8 @@
  * `step()` applies one update in place.
  */
 import { alignUp, Arena } from './arena.js';
-import { createBackend, type Backend, type BackendChoice } from './backends/index.js';
+import { checkBackend, createBackend, type Backend, type BackendChoice } from './backends/index.js';
+import { GEMM_SCRATCH_BYTES } from './kernels/gemm.js';
 import type { WasmSource } from './backends/wasm.js';
 import { runStep, type NonFinitePolicy, type StepInfo, type StepPlan } from './engine.js';
 import { FisheroptError } from './errors.js';
@@ -32,8 +33,19 @@ export interface OptimizerConfig {
   rules?: RouteRule[];
   /** Where matrix optimizers send what they do not take (default AdamW). */
   fallback?: FallbackConfig;
-  /** `auto` (default: wasm when it loads, else ref), `wasm` or `ref`. */
+  /**
+   * `auto` (default: wasm when it loads, else ref), `wasm`, `ref`, or `pool` (Node: a worker pool over
+   * shared memory; its `step()` returns a promise; call `close()` when done).
+   */
   backend?: BackendChoice;
+  /** `pool`: threads computing a step (default: available cores). */
+  threads?: number;
+  /**
+   * `pool`: snapshot params and state at the start of every step so a failed step (a worker that dies)
+   * leaves them exactly as before (default true; costs one copy of params and state per step and the
+   * same memory again).
+   */
+  rollback?: boolean;
   /** Where to load `fisheropt.wasm` from (bytes, URL or compiled module); default: beside the JS. */
   wasm?: WasmSource;
   /** Learning-rate schedule, a factor on every group's lr (default constant). */
@@ -44,7 +56,7 @@ export interface OptimizerConfig {
   nonFinite?: NonFinitePolicy;
 }
 
-const CONFIG_KEYS = ['optimizer', 'options', 'params', 'rules', 'fallback', 'backend', 'wasm', 'schedule', 'clipGradNorm', 'nonFinite'];
+const CONFIG_KEYS = ['optimizer', 'options', 'params', 'rules', 'fallback', 'backend', 'threads', 'rollback', 'wasm', 'schedule', 'clipGradNorm', 'nonFinite'];
 
 interface ParamRecord extends ParamRef {
   readonly group: Group;
@@ -71,7 +83,11 @@ function checkFinite(what: string, name: string, data: ArrayLike<number>): void 
   }
 }
 
-export class Optimizer {
+/**
+ * An optimizer over named parameters. `S` is what `step()` returns: `StepInfo` on the `ref` and `wasm`
+ * backends, `Promise<StepInfo>` on `pool` (`await opt.step()` is right for both).
+ */
+export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   readonly arena: Arena;
   readonly backend: Backend['name'];
   readonly groups: readonly Group[];
@@ -83,12 +99,18 @@ export class Optimizer {
   private readonly scratch: number;
   private t = 0;
   private skipped = 0;
+  private readonly pool: Backend['pool'];
+  private readonly snapshot: [number, number, number][];
+  private busy = false;
+  private closed = false;
 
   /** Use `createOptimizer()`. */
   constructor(init: {
     arena: Arena; backend: Backend; groups: Group[]; records: Map<string, ParamRecord>; scratch: number;
-    schedule: Schedule; clipGradNorm?: number; nonFinite: NonFinitePolicy;
+    schedule: Schedule; clipGradNorm?: number; nonFinite: NonFinitePolicy; snapshot?: [number, number, number][];
   }) {
+    this.pool = init.backend.pool;
+    this.snapshot = init.snapshot ?? [];
     this.arena = init.arena;
     this.backend = init.backend.name;
     this.kernels = init.backend.kernels;
@@ -166,11 +188,13 @@ export class Optimizer {
 
   /** Copy values into parameters (validated first: nothing changes on error). */
   setParams(values: Record<string, ArrayLike<number>>): void {
+    this.checkIdle('set params');
     for (const [r, d] of this.checkedCopies(values, 'parameter', true)) this.arena.f32(r.p, r.size).set(d);
   }
 
   /** Copy gradients in (validated for names and lengths first: nothing changes on error). */
   setGrads(values: Record<string, ArrayLike<number>>): void {
+    this.checkIdle('set gradients');
     for (const [r, d] of this.checkedCopies(values, 'gradient', false)) this.arena.f32(r.g, r.size).set(d);
   }
 
@@ -198,17 +222,68 @@ export class Optimizer {
   }
 
   /** Apply one update to every parameter from the gradients in the arena. */
-  step(): StepInfo {
+  step(): S {
+    this.checkIdle('step');
+    if (this.pool) return this.stepPool() as S;
     const info = runStep(this.plan(), this.kernels, this.arena.memory, (name) => this.groups.find((g) => g.optimizer === name)!.def);
+    this.account(info);
+    return info as S;
+  }
+
+  private account(info: StepInfo): void {
     if (info.skipped) this.skipped++;
     else this.t = info.step;
-    return info;
+  }
+
+  private async stepPool(): Promise<StepInfo> {
+    this.busy = true;
+    try {
+      const info = await this.pool!.step(this.plan(), this.snapshot);
+      this.account(info);
+      return info;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private checkIdle(what: string): void {
+    if (this.closed) throw new FisheroptError('CLOSED', `cannot ${what}: the optimizer was closed`);
+    if (this.busy) throw new FisheroptError('BAD_STATE', `cannot ${what} while a step is running (await the previous step)`);
+  }
+
+  /** Threads computing a step (1 except on `pool`). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** Stop the pool's workers (the process can then exit); later calls fail with CLOSED. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool?.close();
+  }
+
+  async [Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose')](): Promise<void> {
+    await this.close();
+  }
+
+  /** Test hook (pool only): a helper worker dies (`exit`) or throws (`throw`) in the next step. */
+  injectFault(slot: number, mode: 'exit' | 'throw'): void {
+    if (!this.pool) throw new FisheroptError('BAD_STATE', 'injectFault needs the pool backend');
+    this.pool.injectFault(slot, mode);
   }
 
   /** The step's description for the engine (pointers, shapes, names, options). */
   protected plan(): StepPlan {
     return {
-      groups: this.groups.map((g) => ({ optimizer: g.optimizer, options: g.options, params: g.params.map((n) => this.records.get(n)!) })),
+      groups: this.groups.map((g) => ({
+        optimizer: g.optimizer,
+        options: g.options,
+        params: g.params.map((n) => {
+          const { name, shape, size, p, g: grad, slots } = this.records.get(n)!;
+          return { name, shape, size, p, g: grad, slots };
+        }),
+      })),
       schedule: this.schedule,
       clipGradNorm: this.clipGradNorm,
       nonFinite: this.nonFinite,
@@ -222,6 +297,7 @@ export class Optimizer {
    * parameter names and shapes, every state slot, and (default) the parameter values.
    */
   save(opts: { params?: boolean } = {}): Uint8Array {
+    this.checkIdle('save state');
     const includesParams = opts.params ?? true;
     const recs = [...this.records.values()];
     const header: StateHeader = {
@@ -249,6 +325,7 @@ export class Optimizer {
    * mismatch this throws and nothing changes.
    */
   load(blob: Uint8Array): void {
+    this.checkIdle('load state');
     const { header, payload } = decodeState(blob);
     const bad = (msg: string) => new FisheroptError('BAD_STATE', `cannot load optimizer state: ${msg}`);
     const names = header.params.map((p) => p.name);
@@ -314,7 +391,10 @@ export class Optimizer {
 }
 
 /** Build an optimizer: validate everything, route parameters, plan and fill the arena, load the backend. */
-export async function createOptimizer(config: OptimizerConfig): Promise<Optimizer> {
+export async function createOptimizer(config: OptimizerConfig & { backend: 'pool' }): Promise<Optimizer<Promise<StepInfo>>>;
+export async function createOptimizer(config: OptimizerConfig & { backend?: 'ref' | 'wasm' | 'auto' }): Promise<Optimizer<StepInfo>>;
+export async function createOptimizer(config: OptimizerConfig): Promise<Optimizer<StepInfo | Promise<StepInfo>>>;
+export async function createOptimizer(config: OptimizerConfig): Promise<Optimizer<StepInfo | Promise<StepInfo>>> {
   if (config === null || typeof config !== 'object') throw new FisheroptError('BAD_OPTION', 'createOptimizer needs a config object');
   for (const key of Object.keys(config)) {
     if (!CONFIG_KEYS.includes(key)) {
@@ -332,6 +412,17 @@ export async function createOptimizer(config: OptimizerConfig): Promise<Optimize
     throw new FisheroptError('BAD_OPTION', `clipGradNorm must be a positive finite number, got ${JSON.stringify(clip)}`);
   }
   const schedule = validateSchedule(config.schedule);
+  const backendChoice = config.backend ?? 'auto';
+  checkBackend(backendChoice);
+  const isPool = backendChoice === 'pool';
+  if (config.threads !== undefined && (!isPool || !Number.isInteger(config.threads) || config.threads < 1)) {
+    throw new FisheroptError('BAD_OPTION', isPool ? `threads must be a positive integer, got ${JSON.stringify(config.threads)}` : `threads applies to the pool backend only (backend is ${JSON.stringify(backendChoice)})`);
+  }
+  if (config.rollback !== undefined && (!isPool || typeof config.rollback !== 'boolean')) {
+    throw new FisheroptError('BAD_OPTION', isPool ? `rollback must be true or false, got ${JSON.stringify(config.rollback)}` : `rollback applies to the pool backend only (backend is ${JSON.stringify(backendChoice)})`);
+  }
+  const threads = isPool ? (config.threads ?? (await import('./backends/pool/index.js')).defaultThreads()) : 1;
+  const rollback = isPool && (config.rollback ?? true);
 
   const params = Object.entries(config.params).map(([name, init]) => {
     if (name === '') throw new FisheroptError('BAD_SHAPE', 'parameter names must be non-empty');
@@ -361,10 +452,14 @@ export async function createOptimizer(config: OptimizerConfig): Promise<Optimize
     return { ...p, group: g, slots };
   });
   bytes += alignUp(scratchBytes);
-  const arena = new Arena({ initialBytes: bytes });
+  const paramBytes = plan.reduce((a, p) => a + alignUp(4 * p.size), 0);
+  const stateBytes = bytes - alignUp(scratchBytes) - 2 * paramBytes;
+  if (isPool) bytes += (threads - 1) * GEMM_SCRATCH_BYTES + (rollback ? paramBytes + stateBytes : 0);
+  const arena = new Arena({ initialBytes: bytes, shared: isPool });
   const ptrP = plan.map((p) => arena.alloc(4 * p.size));
   const ptrG = plan.map((p) => arena.alloc(4 * p.size));
   const records = new Map<string, ParamRecord>();
+  const stateStart = arena.used;
   plan.forEach((p, i) => {
     const slotList = p.slots.map((s) => ({ name: s.name, length: s.length, ptr: arena.alloc(4 * s.length) }));
     const view = arena.f32(ptrP[i], p.size);
@@ -379,7 +474,14 @@ export async function createOptimizer(config: OptimizerConfig): Promise<Optimize
   });
   const scratch = arena.alloc(scratchBytes);
   new Uint8Array(arena.buffer, scratch, alignUp(scratchBytes)).fill(0);
+  const helperScratch = Array.from({ length: threads - 1 }, () => arena.alloc(GEMM_SCRATCH_BYTES));
+  // Snapshot regions: [source, floats, backup] for the params block and the state block.
+  const snapshot: [number, number, number][] = [];
+  if (rollback) {
+    if (paramBytes) snapshot.push([ptrP[0] ?? 0, paramBytes / 4, arena.alloc(paramBytes)]);
+    if (stateBytes) snapshot.push([stateStart, stateBytes / 4, arena.alloc(stateBytes)]);
+  }
 
-  const backend = await createBackend(config.backend ?? 'auto', arena, config.wasm);
-  return new Optimizer({ arena, backend, groups, records, scratch, schedule, clipGradNorm: clip, nonFinite });
+  const backend = await createBackend(backendChoice, arena, config.wasm, isPool ? { threads, helperScratch } : undefined);
+  return new Optimizer({ arena, backend, groups, records, scratch, schedule, clipGradNorm: clip, nonFinite, snapshot });
 }

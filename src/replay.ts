@@ -15,6 +15,8 @@ export interface ReplayCase {
   optimizer: string;
   options?: Options;
   backend?: BackendChoice;
+  /** `pool` backend: threads. */
+  threads?: number;
   params: Record<string, { shape: number[]; data: number[] }>;
   /** One record per step: the gradient of every parameter, row-major. */
   grads: Record<string, number[]>[];
@@ -34,7 +36,7 @@ export interface ReplayResult {
   stateBytes: number;
 }
 
-const CASE_KEYS = ['optimizer', 'options', 'backend', 'params', 'grads', 'schedule', 'clipGradNorm', 'nonFinite', 'fallback'];
+const CASE_KEYS = ['optimizer', 'options', 'backend', 'threads', 'params', 'grads', 'schedule', 'clipGradNorm', 'nonFinite', 'fallback'];
 
 export async function replay(c: ReplayCase): Promise<ReplayResult> {
   const bad = (msg: string) => new FisheroptError('BAD_CASE', `replay case: ${msg}`);
@@ -48,6 +50,7 @@ export async function replay(c: ReplayCase): Promise<ReplayResult> {
     options: c.options,
     params: c.params,
     backend: c.backend,
+    threads: c.threads,
     schedule: c.schedule,
     clipGradNorm: c.clipGradNorm,
     nonFinite: c.nonFinite,
@@ -55,17 +58,21 @@ export async function replay(c: ReplayCase): Promise<ReplayResult> {
   });
   const steps: Record<string, number[]>[] = [];
   const info: StepInfo[] = [];
-  c.grads.forEach((g, i) => {
-    if (g === null || typeof g !== 'object') throw bad(`grads[${i}] must be an object of gradients by name`);
-    const missing = opt.paramNames.filter((n) => !(n in g));
-    if (missing.length) throw bad(`grads[${i}] has no gradient for ${missing.map((n) => JSON.stringify(n)).join(', ')}`);
-    try {
-      opt.setGrads(g);
-    } catch (e) {
-      throw bad(`grads[${i}]: ${(e as Error).message}`);
+  try {
+    for (const [i, g] of c.grads.entries()) {
+      if (g === null || typeof g !== 'object') throw bad(`grads[${i}] must be an object of gradients by name`);
+      const missing = opt.paramNames.filter((n) => !(n in g));
+      if (missing.length) throw bad(`grads[${i}] has no gradient for ${missing.map((n) => JSON.stringify(n)).join(', ')}`);
+      try {
+        opt.setGrads(g);
+      } catch (e) {
+        throw bad(`grads[${i}]: ${(e as Error).message}`);
+      }
+      info.push(await opt.step());
+      steps.push(Object.fromEntries(opt.paramNames.map((n) => [n, Array.from(opt.param(n))])));
     }
-    info.push(opt.step());
-    steps.push(Object.fromEntries(opt.paramNames.map((n) => [n, Array.from(opt.param(n))])));
-  });
+  } finally {
+    await opt.close();
+  }
   return { optimizer: c.optimizer, backend: opt.backend, steps, info, stateBytes: opt.stateBytes() };
 }

@@ -1,25 +1,55 @@
-/** Backend selection: `ref` (scalar oracle), `wasm` (SIMD kernels), or `auto` (the fastest available). */
+/**
+ * Backend selection: `ref` (scalar oracle), `wasm` (SIMD kernels, one thread), `pool` (the wasm
+ * kernels on a worker pool over shared memory, Node), or `auto` (`wasm` when it loads, else `ref`;
+ * `pool` is opt-in because its `step()` returns a promise).
+ */
 import type { Arena } from '../arena.js';
 import { FisheroptError } from '../errors.js';
 import type { Kernels } from '../kernels.js';
+import type { PoolOptions, PoolRuntime } from './pool/index.js';
 import { refKernels } from './ref.js';
 import { instantiateWasm, loadWasmModule, type WasmSource } from './wasm.js';
 
-export type BackendName = 'ref' | 'wasm';
+export type BackendName = 'ref' | 'wasm' | 'pool';
 export type BackendChoice = BackendName | 'auto';
-export const BACKENDS: readonly BackendChoice[] = ['auto', 'wasm', 'ref'];
+export const BACKENDS: readonly BackendChoice[] = ['auto', 'wasm', 'ref', 'pool'];
 
 export interface Backend {
   readonly name: BackendName;
+  /** Kernels on the calling thread (for `pool`: the shared-memory build, one thread). */
   readonly kernels: Kernels;
+  /** The worker pool (`pool` only). */
+  readonly pool?: PoolRuntime;
 }
 
-/** Create the kernels of `choice` over the arena. `auto` picks `wasm` when it loads, else `ref`. */
-export async function createBackend(choice: BackendChoice, arena: Arena, wasm?: WasmSource): Promise<Backend> {
-  if (!BACKENDS.includes(choice)) {
+export function checkBackend(choice: unknown): asserts choice is BackendChoice {
+  if (!BACKENDS.includes(choice as BackendChoice)) {
     throw new FisheroptError('UNKNOWN_BACKEND', `unknown backend ${JSON.stringify(choice)}; expected one of ${BACKENDS.join(', ')}`);
   }
+}
+
+/**
+ * Create the kernels of `choice` over the arena. `pool` needs a shared arena and one kernel scratch
+ * region per helper thread (`helperScratch`).
+ */
+export async function createBackend(
+  choice: BackendChoice, arena: Arena, wasm?: WasmSource, pool?: PoolOptions & { helperScratch: number[] },
+): Promise<Backend> {
+  checkBackend(choice);
   if (choice === 'ref') return { name: 'ref', kernels: refKernels(arena.memory) };
+  if (choice === 'pool') {
+    if (!arena.shared) throw new FisheroptError('BAD_STATE', 'the pool backend needs a shared arena');
+    let module: WebAssembly.Module;
+    try {
+      module = await loadWasmModule(wasm, 'mt');
+    } catch (e) {
+      throw new FisheroptError('BACKEND_UNAVAILABLE', `the pool backend could not load its kernels: ${(e as Error).message}`);
+    }
+    const { PoolRuntime } = await import('./pool/index.js');
+    const runtime = new PoolRuntime(module, arena.memory, pool?.helperScratch ?? [], pool);
+    await runtime.whenReady();
+    return { name: 'pool', kernels: instantiateWasm(module, arena.memory), pool: runtime };
+  }
   let module: WebAssembly.Module;
   try {
     module = await loadWasmModule(wasm);

@@ -11,17 +11,20 @@ import { KERNEL_NAMES, type Kernels } from '../kernels.js';
 
 export type WasmSource = BufferSource | URL | string | WebAssembly.Module;
 
-let defaultSource: WasmSource | undefined;
+/** `st`: single-thread build over a plain memory; `mt`: the same kernels over a shared memory (threads). */
+export type WasmVariant = 'st' | 'mt';
+
+const defaultSources: Partial<Record<WasmVariant, WasmSource>> = {};
 const compiled = new Map<unknown, Promise<WebAssembly.Module>>();
 
 /** The URL of the `.wasm` shipped beside this package's JS. */
-export function defaultWasmUrl(): URL {
-  return new URL('../fisheropt.wasm', import.meta.url);
+export function defaultWasmUrl(variant: WasmVariant = 'st'): URL {
+  return new URL(variant === 'mt' ? '../fisheropt-mt.wasm' : '../fisheropt.wasm', import.meta.url);
 }
 
-/** Use `source` whenever no source is given explicitly (bytes, URL or compiled module). */
-export function setWasmSource(source: WasmSource | undefined): void {
-  defaultSource = source;
+/** Use `source` whenever no source is given explicitly (bytes, URL or compiled module) for that build. */
+export function setWasmSource(source: WasmSource | undefined, variant: WasmVariant = 'st'): void {
+  defaultSources[variant] = source;
 }
 
 async function fetchBytes(url: URL): Promise<ArrayBuffer | Uint8Array> {
@@ -35,22 +38,23 @@ async function fetchBytes(url: URL): Promise<ArrayBuffer | Uint8Array> {
   return res.arrayBuffer();
 }
 
-/** Compile (once per source) the kernel module. */
-export function loadWasmModule(source: WasmSource | undefined = defaultSource): Promise<WebAssembly.Module> {
-  const key = source ?? 'default';
+/** Compile (once per source) the kernel module of `variant`. */
+export function loadWasmModule(source?: WasmSource, variant: WasmVariant = 'st'): Promise<WebAssembly.Module> {
+  const src = source ?? defaultSources[variant];
+  const key = src ?? `default:${variant}`;
   let p = compiled.get(key);
   if (!p) {
     p = (async () => {
-      if (source instanceof WebAssembly.Module) return source;
+      if (src instanceof WebAssembly.Module) return src;
       let bytes: BufferSource;
-      if (source === undefined || typeof source === 'string' || source instanceof URL) {
-        const url = source === undefined ? defaultWasmUrl() : new URL(source, import.meta.url);
+      if (src === undefined || typeof src === 'string' || (src as object) instanceof URL) {
+        const url = src === undefined ? defaultWasmUrl(variant) : new URL(src as string | URL, import.meta.url);
         bytes = (await fetchBytes(url)) as BufferSource;
       } else {
-        bytes = source;
+        bytes = src;
       }
       if (!WebAssembly.validate(bytes)) {
-        throw new Error('this engine cannot validate fisheropt.wasm (WebAssembly SIMD is required)');
+        throw new Error(`this engine cannot validate the ${variant === 'mt' ? 'shared-memory ' : ''}kernel module (WebAssembly SIMD${variant === 'mt' ? ' and threads are' : ' is'} required)`);
       }
       return WebAssembly.compile(bytes);
     })();
@@ -61,9 +65,9 @@ export function loadWasmModule(source: WasmSource | undefined = defaultSource): 
 }
 
 /** True when the kernel module can be compiled here (WebAssembly with SIMD, module found). */
-export async function wasmAvailable(source?: WasmSource): Promise<boolean> {
+export async function wasmAvailable(source?: WasmSource, variant: WasmVariant = 'st'): Promise<boolean> {
   try {
-    await loadWasmModule(source);
+    await loadWasmModule(source, variant);
     return true;
   } catch {
     return false;

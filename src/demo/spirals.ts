@@ -181,7 +181,7 @@ export async function trainSpirals(cfg: SpiralsConfig): Promise<SpiralsResult> {
   let windowStart = t0;
   for (let s = 1; s <= steps; s++) {
     const { loss, accuracy } = pass(true);
-    const info = opt.step();
+    const info = await opt.step();
     if (s % every === 0 || s === steps) {
       const now = performance.now();
       const span = s % every === 0 ? every : s % every;
@@ -192,6 +192,7 @@ export async function trainSpirals(cfg: SpiralsConfig): Promise<SpiralsResult> {
   }
   const seconds = (performance.now() - t0) / 1000;
   const final = pass(false);
+  await opt.close();
   return {
     ...last, loss: final.loss, accuracy: final.accuracy, initialLoss, seconds,
     backend: opt.backend, optimizer: cfg.optimizer,

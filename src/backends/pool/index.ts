@@ -1,0 +1,160 @@
+/**
+ * `pool` (Node): the wasm kernels on a Piscina worker pool, every worker instantiating the
+ * shared-memory build over the arena's shared `WebAssembly.Memory` (params, grads and state are never
+ * copied between threads).
+ *
+ * A step is one Piscina task: a leader worker runs the engine's step and splits large kernel calls
+ * with `threads − 1` helper workers, which serve kernel parts through the control block (spinning
+ * briefly, then sleeping in Atomics.wait). The main thread only awaits the step, so it can notice a
+ * worker that dies, fail the step, restore the snapshot taken at its start, and have Piscina replace
+ * the worker. Results do not depend on the number of threads (see `split.ts`).
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { StepInfo, StepPlan } from '../../engine.js';
+import type { Kernels } from '../../kernels.js';
+import { FisheroptError, type ErrorCode } from '../../errors.js';
+import { PARALLEL_MIN_WORK } from './parallel-kernels.js';
+import { controlViews, CONTROL_BYTES, CRASH, DEAD, DONE, EXIT, MAX_HELPERS, READY, SEQ, SPIN, type Control } from './protocol.js';
+import type { PoolTask, PoolWorkerData, StepReply } from './worker.js';
+
+export interface PoolOptions {
+  /** Threads computing a step (the leader and its helpers); default: available cores. */
+  threads?: number;
+  /** Work units below which a kernel call is not split (default PARALLEL_MIN_WORK). */
+  minWork?: number;
+}
+
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export class PoolRuntime {
+  readonly threads: number;
+  private readonly piscina: Piscina;
+  private readonly ctl: Control;
+  private readonly serving: Promise<void>[] = [];
+  private closing = false;
+  private readonly memory: WebAssembly.Memory;
+
+  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, helperScratch: number[], opts: PoolOptions = {}) {
+    const threads = opts.threads ?? defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_HELPERS + 1) {
+      throw new FisheroptError('BAD_OPTION', `threads must be an integer in [1, ${MAX_HELPERS + 1}], got ${threads}`);
+    }
+    if (helperScratch.length < threads - 1) throw new FisheroptError('BAD_STATE', 'pool: missing helper scratch');
+    this.threads = threads;
+    this.memory = memory;
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
+    this.ctl = controlViews(control);
+    // Spin only when every spinning thread has a core of its own.
+    Atomics.store(this.ctl.i32, SPIN, threads <= defaultThreads() ? 1 : 0);
+    const workerData: PoolWorkerData = { module, memory, control, helperScratch, minWork: opts.minWork ?? PARALLEL_MIN_WORK };
+    this.piscina = new Piscina({
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 2 ** 31 - 1,
+      concurrentTasksPerWorker: 1,
+      workerData,
+    });
+    // Load-time errors of a worker (e.g. a LinkError) surface as failed tasks; keep the process alive.
+    this.piscina.on('error', () => {});
+    for (let slot = 0; slot < threads - 1; slot++) this.serve(slot);
+  }
+
+  private serve(slot: number): void {
+    const task: PoolTask = { kind: 'serve', slot };
+    this.serving[slot] = this.piscina.run(task).then(
+      () => {},
+      () => {
+        // The helper's worker died: mark it, wake a leader waiting on it, and start a replacement.
+        const { i32 } = this.ctl;
+        Atomics.store(i32, READY + slot, 0);
+        Atomics.store(i32, DEAD + slot, 1);
+        Atomics.notify(i32, DONE + slot);
+        if (!this.closing) this.serve(slot);
+      },
+    );
+  }
+
+  /** Helpers currently serving. */
+  readyHelpers(): number {
+    let n = 0;
+    for (let w = 0; w < this.threads - 1; w++) if (Atomics.load(this.ctl.i32, READY + w) === 1) n++;
+    return n;
+  }
+
+  /** Resolves once every helper is serving (after start-up or a replacement). */
+  async whenReady(timeoutMs = 30000): Promise<void> {
+    const t0 = Date.now();
+    while (this.readyHelpers() < this.threads - 1) {
+      if (this.closing) throw new FisheroptError('CLOSED', 'the pool is closed');
+      if (Date.now() - t0 > timeoutMs) throw new FisheroptError('WORKER_FAILED', `pool workers did not start within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  /** Wait until no helper is executing a kernel part (each finished the last command or died). */
+  private async quiesce(): Promise<void> {
+    const { i32 } = this.ctl;
+    const seq = Atomics.load(i32, SEQ);
+    for (let w = 0; w < this.threads - 1; w++) {
+      while (Atomics.load(i32, READY + w) === 1 && Atomics.load(i32, DEAD + w) === 0 && Atomics.load(i32, DONE + w) !== seq) {
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+  }
+
+  /** Run one step on the pool; on failure params and state are restored from the snapshot. */
+  async step(plan: StepPlan, snapshot: [number, number, number][]): Promise<StepInfo> {
+    if (this.closing) throw new FisheroptError('CLOSED', 'the optimizer was closed');
+    const task: PoolTask = { kind: 'step', plan, snapshot };
+    let reply: StepReply;
+    try {
+      reply = (await this.piscina.run(task)) as StepReply;
+    } catch (e) {
+      // The leader's worker died: wait for the helpers, then restore here.
+      await this.quiesce();
+      this.restore(snapshot);
+      throw new FisheroptError('WORKER_FAILED', `the pool worker running the step died (${(e as Error).message}); params and state were restored`);
+    }
+    if ('error' in reply) {
+      if (!reply.restored) {
+        await this.quiesce();
+        this.restore(snapshot);
+      }
+      const code = reply.error.code as ErrorCode;
+      const suffix = code === 'WORKER_FAILED' ? '; params and state were restored' : '';
+      throw new FisheroptError(code, reply.error.message + suffix);
+    }
+    return reply.info;
+  }
+
+  private restore(snapshot: [number, number, number][]): void {
+    const f = new Float32Array(this.memory.buffer);
+    for (const [src, n, backup] of snapshot) f.copyWithin(src >> 2, backup >> 2, (backup >> 2) + n);
+  }
+
+  /** Run one kernel call on the pool (split like a step's calls): for conformance tests and benchmarks. */
+  async kernel(name: keyof Kernels, args: number[]): Promise<number | void> {
+    if (this.closing) throw new FisheroptError('CLOSED', 'the pool is closed');
+    return (await this.piscina.run({ kind: 'kernel', name, args } satisfies PoolTask)) as number | void;
+  }
+
+  /** Test hook: helper `slot` dies (`exit`) or its kernel throws (`throw`) at its next command. */
+  injectFault(slot: number, mode: 'exit' | 'throw'): void {
+    Atomics.store(this.ctl.i32, CRASH, mode === 'exit' ? slot + 1 : -(slot + 1));
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const { i32 } = this.ctl;
+    Atomics.store(i32, EXIT, 1);
+    Atomics.add(i32, SEQ, 1);
+    Atomics.notify(i32, SEQ);
+    await Promise.allSettled(this.serving);
+    await this.piscina.destroy();
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The pool's control block: one SharedArrayBuffer read and written with Atomics by the main thread, the
+ * step's leader worker and the helper workers. Kernel calls are dispatched through it, not through
+ * Piscina tasks (a task costs tens of µs; a wake-up through a shared word costs about one).
+ *
+ * Int32 words:
+ *   SEQ        command counter; the leader bumps it (and notifies) to start a command
+ *   EXIT       nonzero: helpers leave their loop
+ *   SPIN       nonzero: waiting threads may spin before sleeping (threads ≤ cores)
+ *   CRASH      test hook: helper slot + 1 that must die at its next command (0: none)
+ *   READY+w    1 while helper slot w is serving
+ *   DEAD+w     set by the main thread when helper slot w's worker died
+ *   DONE+w     the SEQ of the last command helper slot w finished
+ *   ERR+w      nonzero when helper slot w's last kernel threw
+ * Float64 words (after the int32 block), per helper slot w, ARGS_STRIDE values:
+ *   [0] kernel index in KERNEL_NAMES (−1: not participating), [1] argument count, [2..] arguments,
+ *   and a result slot per helper.
+ */
+export const MAX_HELPERS = 63;
+export const SEQ = 0;
+export const EXIT = 1;
+export const SPIN = 2;
+export const CRASH = 3;
+export const READY = 8;
+export const DEAD = READY + MAX_HELPERS + 1;
+export const DONE = DEAD + MAX_HELPERS + 1;
+export const ERR = DONE + MAX_HELPERS + 1;
+export const INT_WORDS = ERR + MAX_HELPERS + 1;
+export const ARGS_STRIDE = 24;
+export const ARGS_OFFSET = INT_WORDS * 4;
+export const RESULTS_OFFSET = ARGS_OFFSET + MAX_HELPERS * ARGS_STRIDE * 8;
+export const CONTROL_BYTES = RESULTS_OFFSET + MAX_HELPERS * 8;
+
+export interface Control {
+  readonly i32: Int32Array;
+  readonly args: Float64Array;
+  readonly results: Float64Array;
+}
+
+export function controlViews(sab: SharedArrayBuffer): Control {
+  return {
+    i32: new Int32Array(sab, 0, INT_WORDS),
+    args: new Float64Array(sab, ARGS_OFFSET, MAX_HELPERS * ARGS_STRIDE),
+    results: new Float64Array(sab, RESULTS_OFFSET, MAX_HELPERS),
+  };
+}
+
+/** Polls before a waiting thread sleeps in Atomics.wait (when spinning is allowed). */
+export const SPIN_POLLS = 20000;
