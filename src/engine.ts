@@ -29,6 +29,8 @@ export interface PlanParam {
   readonly p: Ptr;
   readonly g: Ptr;
   readonly slots: Readonly<Record<string, Ptr>>;
+  /** Steps completed before this parameter was added (default 0): its optimizer counts from there. */
+  readonly step0?: number;
 }
 
 export interface StepPlan {
@@ -77,7 +79,7 @@ export function runStep(
   for (const group of plan.groups) {
     const def = resolve(group.optimizer);
     const ctx: StepContext = { kernels: k, step, lr: (group.options.lr as number) * factor, scratch: plan.scratch, memory };
-    for (const p of group.params) def.step(ctx, p, group.options);
+    for (const p of group.params) def.step(p.step0 ? { ...ctx, step: step - p.step0 } : ctx, p, group.options);
   }
   return { step, skipped: false, gradNorm, lrFactor: factor };
 }

@@ -11,7 +11,7 @@ import { runStep, type NonFinitePolicy, type StepInfo, type StepPlan } from './e
 import { FisheroptError } from './errors.js';
 
 export type { NonFinitePolicy, StepInfo } from './engine.js';
-import { numel, type ParamRef } from './optimizers/types.js';
+import { numel, type ParamRef, type SlotSpec } from './optimizers/types.js';
 import { resolveOptions, scheduleFactor, validateSchedule, type Options, type Schedule } from './options.js';
 import { route, type FallbackConfig, type Group, type RouteRule } from './routing.js';
 import { decodeState, encodeState, FORMAT_VERSION, type StateHeader } from './state.js';
@@ -61,6 +61,8 @@ const CONFIG_KEYS = ['optimizer', 'options', 'params', 'rules', 'fallback', 'bac
 interface ParamRecord extends ParamRef {
   readonly group: Group;
   readonly slotList: { name: string; length: number; ptr: number }[];
+  /** Steps completed before this parameter was added (its own step counter is t − step0). */
+  readonly step0: number;
 }
 
 const describe = (v: unknown) =>
@@ -90,25 +92,32 @@ function checkFinite(what: string, name: string, data: ArrayLike<number>): void 
 export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   readonly arena: Arena;
   readonly backend: Backend['name'];
-  readonly groups: readonly Group[];
+  readonly groups: Group[];
   readonly clipGradNorm: number | undefined;
   readonly nonFinite: NonFinitePolicy;
   private schedule: Schedule;
   private readonly kernels: Backend['kernels'];
   private readonly records: Map<string, ParamRecord>;
-  private readonly scratch: number;
+  private scratch: number;
   private t = 0;
   private skipped = 0;
   private readonly pool: Backend['pool'];
   private readonly snapshot: [number, number, number][];
+  private readonly routing: Routing;
+  private readonly rollback: boolean;
+  private scratchBytes: number;
   private busy = false;
   private closed = false;
 
   /** Use `createOptimizer()`. */
   constructor(init: {
     arena: Arena; backend: Backend; groups: Group[]; records: Map<string, ParamRecord>; scratch: number;
-    schedule: Schedule; clipGradNorm?: number; nonFinite: NonFinitePolicy; snapshot?: [number, number, number][];
+    scratchBytes: number; schedule: Schedule; clipGradNorm?: number; nonFinite: NonFinitePolicy;
+    snapshot: [number, number, number][]; routing: Routing; rollback: boolean;
   }) {
+    this.routing = init.routing;
+    this.rollback = init.rollback;
+    this.scratchBytes = init.scratchBytes;
     this.pool = init.backend.pool;
     this.snapshot = init.snapshot ?? [];
     this.arena = init.arena;
@@ -203,6 +212,35 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
     return Object.fromEntries([...this.records.values()].map((r) => [r.name, this.arena.f32(r.p, r.size).slice()]));
   }
 
+  /**
+   * Add parameters between steps, routed by the same rules. The arena grows when needed (views taken
+   * before may be detached: take new ones with `param()` / `grad()`); each new parameter's optimizer
+   * starts at its own step 1. Validation and the size check come first: on error nothing changes.
+   */
+  addParams(params: Record<string, ParamInit>): void {
+    this.checkIdle('add parameters');
+    const parsed = parseParams(params, new Set(this.records.keys()));
+    const { main, rules, fallback } = this.routing;
+    const fresh = route(parsed, main, rules, fallback);
+    const plan = planParams(parsed, fresh);
+    const extraScratch = plan.scratchBytes > this.scratchBytes ? plan.scratchBytes : 0;
+    Arena.pagesFor(this.arena.used + plan.bytes(this.rollback) + extraScratch + 16 * (3 * parsed.length + 8));
+    const laid = layoutParams(this.arena, plan, this.t, this.rollback);
+    if (extraScratch) {
+      this.scratch = this.arena.alloc(extraScratch);
+      this.scratchBytes = extraScratch;
+    }
+    for (const g of fresh) {
+      const key = JSON.stringify(g.options);
+      const same = this.groups.find((x) => x.def === g.def && JSON.stringify(x.options) === key);
+      const target = same ?? g;
+      if (same) same.params.push(...g.params);
+      else this.groups.push(g);
+      for (const r of laid.records) if (g.params.includes(r.name)) this.records.set(r.name, { ...r, group: target });
+    }
+    this.snapshot.push(...laid.snapshot);
+  }
+
   zeroGrads(): void {
     for (const r of this.records.values()) this.arena.f32(r.g, r.size).fill(0);
   }
@@ -280,8 +318,8 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
         optimizer: g.optimizer,
         options: g.options,
         params: g.params.map((n) => {
-          const { name, shape, size, p, g: grad, slots } = this.records.get(n)!;
-          return { name, shape, size, p, g: grad, slots };
+          const { name, shape, size, p, g: grad, slots, step0 } = this.records.get(n)!;
+          return { name, shape, size, p, g: grad, slots, step0 };
         }),
       })),
       schedule: this.schedule,
@@ -308,7 +346,7 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
       schedule: this.schedule,
       includesParams,
       groups: this.groups.map((g) => ({ optimizer: g.optimizer, options: g.options, params: g.params })),
-      params: recs.map((r) => ({ name: r.name, shape: [...r.shape], slots: r.slotList.map((s) => ({ name: s.name, length: s.length })) })),
+      params: recs.map((r) => ({ name: r.name, shape: [...r.shape], slots: r.slotList.map((s) => ({ name: s.name, length: s.length })), step0: r.step0 })),
     };
     const chunks: Float32Array[] = [];
     for (const r of recs) {
@@ -384,10 +422,101 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
       }
     }
     for (const [g, o] of newOptions) Object.assign(g.options, o);
+    for (const hp of header.params) {
+      const r = this.records.get(hp.name)!;
+      this.records.set(hp.name, { ...r, step0: Number.isInteger(hp.step0) && hp.step0! >= 0 ? hp.step0! : 0 });
+    }
     this.t = header.step;
     this.skipped = header.skippedSteps ?? 0;
     this.schedule = schedule;
   }
+}
+
+interface Routing {
+  main: { optimizer: string; options?: Options };
+  rules: RouteRule[];
+  fallback: FallbackConfig;
+}
+
+interface ParsedParam {
+  name: string;
+  shape: number[];
+  size: number;
+  data?: ArrayLike<number>;
+}
+
+/** Validate parameter declarations (names, shapes, lengths, finite data); nothing is allocated. */
+function parseParams(params: Record<string, ParamInit>, existing: ReadonlySet<string> = new Set()): ParsedParam[] {
+  if (params === null || typeof params !== 'object') throw new FisheroptError('BAD_OPTION', 'params must be an object of { shape, data? } by name');
+  return Object.entries(params).map(([name, init]) => {
+    if (name === '') throw new FisheroptError('BAD_SHAPE', 'parameter names must be non-empty');
+    if (existing.has(name)) throw new FisheroptError('DUPLICATE_PARAM', `parameter ${JSON.stringify(name)} already exists`);
+    if (init === null || typeof init !== 'object') throw new FisheroptError('BAD_SHAPE', `parameter ${JSON.stringify(name)}: expected { shape, data? }`);
+    const shape = checkShape(name, init.shape);
+    const size = numel(shape);
+    if (init.data !== undefined) {
+      if (typeof init.data?.length !== 'number' || init.data.length !== size) {
+        throw new FisheroptError('BAD_LENGTH', `parameter ${JSON.stringify(name)}: expected ${size} values for shape [${shape.join(', ')}], got ${init.data?.length}`);
+      }
+      checkFinite('parameter', name, init.data);
+    }
+    return { name, shape, size, data: init.data };
+  });
+}
+
+interface ParamPlan {
+  params: (ParsedParam & { group: Group; slots: SlotSpec[] })[];
+  paramBytes: number;
+  stateBytes: number;
+  scratchBytes: number;
+  /** Arena bytes for params, grads, state, scratch and (with rollback) the snapshot backups. */
+  bytes(rollback: boolean): number;
+}
+
+function planParams(params: ParsedParam[], groups: readonly Group[]): ParamPlan {
+  const groupOf = new Map<string, Group>();
+  for (const g of groups) for (const n of g.params) groupOf.set(n, g);
+  let scratchBytes = 0;
+  const planned = params.map((p) => {
+    const group = groupOf.get(p.name)!;
+    scratchBytes = Math.max(scratchBytes, group.def.scratchBytes?.(p.shape, group.options) ?? 0);
+    return { ...p, group, slots: group.def.slots(p.shape, group.options) };
+  });
+  const paramBytes = planned.reduce((a, p) => a + alignUp(4 * p.size), 0);
+  const stateBytes = planned.reduce((a, p) => a + p.slots.reduce((x, sl) => x + alignUp(4 * sl.length), 0), 0);
+  return {
+    params: planned, paramBytes, stateBytes, scratchBytes,
+    bytes: (rollback) => 2 * paramBytes + stateBytes + alignUp(scratchBytes) + (rollback ? paramBytes + stateBytes : 0),
+  };
+}
+
+/**
+ * Allocate and fill params (a contiguous block), grads, state slots (a contiguous block) and, with
+ * rollback, the snapshot backups of the two blocks. Grows the arena when needed (never during a step).
+ */
+function layoutParams(arena: Arena, plan: ParamPlan, step0: number, rollback: boolean): { records: ParamRecord[]; snapshot: [number, number, number][] } {
+  Arena.pagesFor(arena.used + plan.bytes(rollback) + 16 * (3 * plan.params.length + 4));
+  const ptrP = plan.params.map((p) => arena.alloc(4 * p.size));
+  const ptrG = plan.params.map((p) => arena.alloc(4 * p.size));
+  const stateStart = arena.used;
+  const records = plan.params.map((p, i): ParamRecord => {
+    const slotList = p.slots.map((sl) => ({ name: sl.name, length: sl.length, ptr: arena.alloc(4 * sl.length) }));
+    const view = arena.f32(ptrP[i], p.size);
+    if (p.data) view.set(p.data);
+    else view.fill(0);
+    arena.f32(ptrG[i], p.size).fill(0);
+    for (const sl of slotList) arena.f32(sl.ptr, sl.length).fill(0);
+    return {
+      name: p.name, shape: p.shape, size: p.size, p: ptrP[i], g: ptrG[i], group: p.group, slotList, step0,
+      slots: Object.fromEntries(slotList.map((sl) => [sl.name, sl.ptr])),
+    };
+  });
+  const snapshot: [number, number, number][] = [];
+  if (rollback) {
+    if (plan.paramBytes) snapshot.push([ptrP[0], plan.paramBytes / 4, arena.alloc(plan.paramBytes)]);
+    if (plan.stateBytes) snapshot.push([stateStart, plan.stateBytes / 4, arena.alloc(plan.stateBytes)]);
+  }
+  return { records, snapshot };
 }
 
 /** Build an optimizer: validate everything, route parameters, plan and fill the arena, load the backend. */
@@ -424,64 +553,19 @@ export async function createOptimizer(config: OptimizerConfig): Promise<Optimize
   const threads = isPool ? (config.threads ?? (await import('./backends/pool/index.js')).defaultThreads()) : 1;
   const rollback = isPool && (config.rollback ?? true);
 
-  const params = Object.entries(config.params).map(([name, init]) => {
-    if (name === '') throw new FisheroptError('BAD_SHAPE', 'parameter names must be non-empty');
-    if (init === null || typeof init !== 'object') throw new FisheroptError('BAD_SHAPE', `parameter ${JSON.stringify(name)}: expected { shape, data? }`);
-    const shape = checkShape(name, init.shape);
-    const size = numel(shape);
-    if (init.data !== undefined) {
-      if (typeof init.data?.length !== 'number' || init.data.length !== size) {
-        throw new FisheroptError('BAD_LENGTH', `parameter ${JSON.stringify(name)}: expected ${size} values for shape [${shape.join(', ')}], got ${init.data?.length}`);
-      }
-      checkFinite('parameter', name, init.data);
-    }
-    return { name, shape, size, data: init.data };
-  });
-  const groups = route(params, { optimizer: config.optimizer, options: config.options }, config.rules, config.fallback);
-  const groupOf = new Map<string, Group>();
-  for (const g of groups) for (const n of g.params) groupOf.set(n, g);
-
-  // Plan the arena: params, grads, then every state slot, then scratch.
-  let bytes = 0;
-  let scratchBytes = 0;
-  const plan = params.map((p) => {
-    const g = groupOf.get(p.name)!;
-    const slots = g.def.slots(p.shape, g.options);
-    scratchBytes = Math.max(scratchBytes, g.def.scratchBytes?.(p.shape, g.options) ?? 0);
-    bytes += 2 * alignUp(4 * p.size) + slots.reduce((a, s) => a + alignUp(4 * s.length), 0);
-    return { ...p, group: g, slots };
-  });
-  bytes += alignUp(scratchBytes);
-  const paramBytes = plan.reduce((a, p) => a + alignUp(4 * p.size), 0);
-  const stateBytes = bytes - alignUp(scratchBytes) - 2 * paramBytes;
-  if (isPool) bytes += (threads - 1) * GEMM_SCRATCH_BYTES + (rollback ? paramBytes + stateBytes : 0);
-  const arena = new Arena({ initialBytes: bytes, shared: isPool });
-  const ptrP = plan.map((p) => arena.alloc(4 * p.size));
-  const ptrG = plan.map((p) => arena.alloc(4 * p.size));
-  const records = new Map<string, ParamRecord>();
-  const stateStart = arena.used;
-  plan.forEach((p, i) => {
-    const slotList = p.slots.map((s) => ({ name: s.name, length: s.length, ptr: arena.alloc(4 * s.length) }));
-    const view = arena.f32(ptrP[i], p.size);
-    if (p.data) view.set(p.data);
-    else view.fill(0);
-    arena.f32(ptrG[i], p.size).fill(0);
-    for (const s of slotList) arena.f32(s.ptr, s.length).fill(0);
-    records.set(p.name, {
-      name: p.name, shape: p.shape, size: p.size, p: ptrP[i], g: ptrG[i], group: p.group, slotList,
-      slots: Object.fromEntries(slotList.map((s) => [s.name, s.ptr])),
-    });
-  });
-  const scratch = arena.alloc(scratchBytes);
-  new Uint8Array(arena.buffer, scratch, alignUp(scratchBytes)).fill(0);
+  const params = parseParams(config.params);
+  const routing: Routing = { main: { optimizer: config.optimizer, options: config.options }, rules: config.rules ?? [], fallback: config.fallback ?? {} };
+  const groups = route(params, routing.main, routing.rules, routing.fallback);
+  const plan = planParams(params, groups);
+  const arena = new Arena({ initialBytes: plan.bytes(rollback) + (isPool ? (threads - 1) * GEMM_SCRATCH_BYTES : 0), shared: isPool });
+  const laid = layoutParams(arena, plan, 0, rollback);
+  const scratch = arena.alloc(plan.scratchBytes);
+  new Uint8Array(arena.buffer, scratch, alignUp(plan.scratchBytes)).fill(0);
   const helperScratch = Array.from({ length: threads - 1 }, () => arena.alloc(GEMM_SCRATCH_BYTES));
-  // Snapshot regions: [source, floats, backup] for the params block and the state block.
-  const snapshot: [number, number, number][] = [];
-  if (rollback) {
-    if (paramBytes) snapshot.push([ptrP[0] ?? 0, paramBytes / 4, arena.alloc(paramBytes)]);
-    if (stateBytes) snapshot.push([stateStart, stateBytes / 4, arena.alloc(stateBytes)]);
-  }
 
   const backend = await createBackend(backendChoice, arena, config.wasm, isPool ? { threads, helperScratch } : undefined);
-  return new Optimizer({ arena, backend, groups, records, scratch, schedule, clipGradNorm: clip, nonFinite, snapshot });
+  return new Optimizer({
+    arena, backend, groups, records: new Map(laid.records.map((r) => [r.name, r])), scratch, scratchBytes: plan.scratchBytes,
+    schedule, clipGradNorm: clip, nonFinite, snapshot: laid.snapshot, routing, rollback,
+  });
 }

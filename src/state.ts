@@ -24,7 +24,7 @@ export interface StateHeader {
   schedule: Schedule;
   includesParams: boolean;
   groups: { optimizer: string; options: Options; params: string[] }[];
-  params: { name: string; shape: number[]; slots: { name: string; length: number }[] }[];
+  params: { name: string; shape: number[]; slots: { name: string; length: number }[]; step0?: number }[];
 }
 
 let crcTable: Uint32Array | undefined;

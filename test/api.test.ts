@@ -291,3 +291,52 @@ it('KernelFlag values are distinct bits', () => {
   expect(new Set(v).size).toBe(v.length);
   for (const x of v) expect(x & (x - 1)).toBe(0);
 });
+
+describe('adding parameters between steps', () => {
+  it('grows the arena; new parameters start at their own step 1, old ones are unaffected; save/load keeps that', async () => {
+    const grads = (t: number) => ({ w: randomF32(15, 300 + t), b: randomF32(5, 400 + t) });
+    const opt = await createOptimizer({ optimizer: 'adamw', options: { lr: 0.01 }, params: { w: { shape: [3, 5], data: randomF32(15, 1) } }, backend: 'wasm' });
+    const alone = await createOptimizer({ optimizer: 'adamw', options: { lr: 0.01 }, params: { w: { shape: [3, 5], data: randomF32(15, 1) } }, backend: 'wasm' });
+    for (let t = 0; t < 3; t++) {
+      opt.setGrads({ w: grads(t).w });
+      alone.setGrads({ w: grads(t).w });
+      opt.step();
+      alone.step();
+    }
+    const oldView = opt.param('w');
+    const before = opt.arena.buffer.byteLength;
+    opt.addParams({ b: { shape: [5], data: [1, 2, 3, 4, 5] }, big: { shape: [300, 300] } });
+    expect(opt.arena.buffer.byteLength).toBeGreaterThan(before);
+    expect(oldView.length).toBe(0); // the old view is detached by the growth; take new ones
+    expect(opt.groupOf('b')).toBe(opt.groupOf('w'));
+    const fresh = await createOptimizer({ optimizer: 'adamw', options: { lr: 0.01 }, params: { b: { shape: [5], data: [1, 2, 3, 4, 5] } }, backend: 'wasm' });
+    for (let t = 3; t < 6; t++) {
+      opt.setGrads(grads(t));
+      alone.setGrads({ w: grads(t).w });
+      fresh.setGrads({ b: grads(t).b });
+      opt.step();
+      alone.step();
+      fresh.step();
+    }
+    expect(opt.param('w')).toEqual(alone.param('w'));
+    expect(opt.param('b')).toEqual(fresh.param('b'));
+    // Save and load into an optimizer declared with all parameters at once: identical continuation.
+    const again = await createOptimizer({ optimizer: 'adamw', options: { lr: 0.01 }, params: { w: { shape: [3, 5] }, b: { shape: [5] }, big: { shape: [300, 300] } }, backend: 'wasm' });
+    again.load(opt.save());
+    for (const o of [opt, again]) {
+      o.setGrads(grads(9));
+      o.step();
+    }
+    expect(again.param('b')).toEqual(opt.param('b'));
+  });
+
+  it('rejects duplicates, bad shapes and sizes past 4 GiB without changing anything', async () => {
+    const opt = await createOptimizer({ optimizer: 'sgd', params: { w: { shape: [2] } }, backend: 'ref' });
+    const bytes = opt.arena.buffer.byteLength;
+    await expectError(() => opt.addParams({ w: { shape: [2] } }), 'DUPLICATE_PARAM', /parameter "w" already exists/);
+    await expectError(() => opt.addParams({ x: { shape: [0] } }), 'BAD_SHAPE', /parameter "x"/);
+    await expectError(() => opt.addParams({ x: { shape: [2] }, huge: { shape: [40000, 40000] } }), 'ARENA_TOO_LARGE', /the arena needs \d+ bytes/);
+    expect(opt.paramNames).toEqual(['w']);
+    expect(opt.arena.buffer.byteLength).toBe(bytes);
+  });
+});

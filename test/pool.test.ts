@@ -156,6 +156,26 @@ describe('a failing worker fails the step and changes nothing', () => {
   });
 });
 
+describe('pool: adding parameters', () => {
+  it('after growth the workers see the new memory and results still equal wasm', async () => {
+    const a = await createOptimizer({ optimizer: 'adamw', params: params(), backend: 'wasm' });
+    const b = await createOptimizer({ optimizer: 'adamw', params: params(), backend: 'pool', threads: 2 });
+    try {
+      await train(a, 2);
+      await train(b, 2);
+      const extra = { late: { shape: [400, 300], data: randomF32(120000, 77) } };
+      a.addParams(extra);
+      b.addParams(extra);
+      for (const o of [a, b]) o.grad('late').set(randomF32(120000, 78));
+      await train(a, 2);
+      await train(b, 2);
+      for (const k of [...Object.keys(SHAPES), 'late']) expect(firstBitDiff(a.param(k), b.param(k)), k).toBe(-1);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
 describe('lifecycle', () => {
   it('a process that closes its pool exits by itself', () => {
     const script = `
