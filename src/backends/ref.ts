@@ -4,7 +4,9 @@
  * backend is tested against this one. One module per kernel family under `./ref/`.
  */
 import { KERNEL_NAMES, type Kernels } from '../kernels.js';
+import { RefEigen } from './ref/eigen.js';
 import { RefElementwise } from './ref/elementwise.js';
+import { RefFisher } from './ref/fisher.js';
 import { RefGemm } from './ref/gemm.js';
 import { RefLinalg } from './ref/linalg.js';
 import { RefReduce } from './ref/reduce.js';
@@ -15,7 +17,7 @@ export type { RefMemory } from './ref/heap.js';
 /** All reference kernels over one memory. */
 export function refKernels(memory: RefMemory): Kernels {
   const heap = new Heap(memory);
-  const families: object[] = [new RefElementwise(heap), new RefReduce(heap), new RefGemm(heap), new RefLinalg(heap)];
+  const families: object[] = [new RefElementwise(heap), new RefReduce(heap), new RefGemm(heap), new RefLinalg(heap), new RefFisher(heap), new RefEigen(heap)];
   const out: Record<string, unknown> = {};
   for (const name of KERNEL_NAMES) {
     const fam = families.find((x) => typeof (x as Record<string, unknown>)[name] === 'function');

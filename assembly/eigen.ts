@@ -1,0 +1,2 @@
+/** eigen kernels: see src/kernels/eigen.ts. */
+export {};

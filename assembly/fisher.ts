@@ -1,0 +1,2 @@
+/** fisher kernels: see src/kernels/fisher.ts. */
+export {};
