@@ -2,30 +2,16 @@
  * Newton–Schulz compositions on every backend: the quintic polar iteration lands singular values in
  * Muon's band and keeps the singular vectors; the coupled inverse square root whitens.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { Arena } from '../dist/arena.js';
-import { refKernels } from '../dist/backends/ref.js';
-import { instantiateWasm, loadWasmModule } from '../dist/backends/wasm.js';
+import { describe, expect, it } from 'vitest';
 import type { Kernels } from '../dist/kernels.js';
 import {
   invSqrtScratchBytes, newtonSchulzInvSqrt, newtonSchulzPolar, polarScratchBytes,
 } from '../dist/linalg/newton-schulz.js';
+import { kernelBench } from './helpers/kernels.js';
 import { matmul, randomOrthogonal, singularValues, symmetricWithEigenvalues, transpose } from './helpers/dense.js';
 import { randomF32 } from './helpers/rng.js';
 
-const arena = new Arena({ initialBytes: 32 << 20 });
-const backends: Record<string, Kernels> = {};
-beforeAll(async () => {
-  backends.ref = refKernels(arena.memory);
-  backends.wasm = instantiateWasm(await loadWasmModule(), arena.memory);
-});
-
-function put(data: ArrayLike<number>): number {
-  const p = arena.alloc(4 * data.length);
-  new Float32Array(arena.buffer, p, data.length).set(data);
-  return p;
-}
-const read = (p: number, n: number) => Float64Array.from(new Float32Array(arena.buffer, p, n));
+const { arena, backends, put, read } = kernelBench(32 << 20);
 
 function polar(k: Kernels, g: ArrayLike<number>, m: number, n: number, steps = 5): Float64Array {
   const pg = put(g);
