@@ -15,7 +15,7 @@ import type { StepInfo, StepPlan } from '../../engine.js';
 import type { Kernels } from '../../kernels.js';
 import { FisheroptError, type ErrorCode } from '../../errors.js';
 import { PARALLEL_MIN_WORK } from './parallel-kernels.js';
-import { controlViews, CONTROL_BYTES, CRASH, DEAD, DONE, EXIT, MAX_HELPERS, READY, SEQ, SPIN, type Control } from './protocol.js';
+import { controlViews, CONTROL_BYTES, CRASH, DEAD, DONE, EXIT, MAX_HELPERS, READY, SEQ, SPIN, TAG, type Control } from './protocol.js';
 import type { PoolTask, PoolWorkerData, StepReply } from './worker.js';
 
 export interface PoolOptions {
@@ -95,12 +95,11 @@ export class PoolRuntime {
     }
   }
 
-  /** Wait until no helper is executing a kernel part (each finished the last command or died). */
+  /** Wait until no helper is executing a kernel part (each finished its last command or died). */
   private async quiesce(): Promise<void> {
     const { i32 } = this.ctl;
-    const seq = Atomics.load(i32, SEQ);
     for (let w = 0; w < this.threads - 1; w++) {
-      while (Atomics.load(i32, READY + w) === 1 && Atomics.load(i32, DEAD + w) === 0 && Atomics.load(i32, DONE + w) !== seq) {
+      while (Atomics.load(i32, READY + w) === 1 && Atomics.load(i32, DEAD + w) === 0 && Atomics.load(i32, DONE + w) !== Atomics.load(i32, TAG + w)) {
         await new Promise((r) => setTimeout(r, 1));
       }
     }

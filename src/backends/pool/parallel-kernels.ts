@@ -5,7 +5,7 @@
  */
 import { FisheroptError } from '../../errors.js';
 import { KERNEL_NAMES, type Kernels } from '../../kernels.js';
-import { ARGS_STRIDE, DEAD, DONE, ERR, MAX_HELPERS, READY, SEQ, SPIN, SPIN_POLLS, type Control } from './protocol.js';
+import { ARGS_STRIDE, DEAD, DONE, ERR, MAX_HELPERS, READY, SEQ, SPIN, SPIN_POLLS, TAG, type Control } from './protocol.js';
 import { copySplit, SPLITS, type Split } from './split.js';
 
 /** Work units (≈ elements touched) below which a call stays on the leader. */
@@ -34,7 +34,7 @@ export function parallelKernels(local: Kernels, ctl: Control, helperScratch: rea
     const per = Math.ceil(units / parts / split.grain) * split.grain;
     const kid = KERNEL_NAMES.indexOf(name);
     const used: number[] = [];
-    for (let w = 0; w < MAX_HELPERS; w++) args[w * ARGS_STRIDE] = -1;
+    const seq = Atomics.load(i32, SEQ) + 1;
     for (let i = 1; i < parts; i++) {
       const u0 = i * per, u1 = Math.min(units, (i + 1) * per);
       if (u0 >= u1) break;
@@ -44,9 +44,10 @@ export function parallelKernels(local: Kernels, ctl: Control, helperScratch: rea
       args[base] = kid;
       args[base + 1] = pa.length;
       for (let j = 0; j < pa.length; j++) args[base + 2 + j] = pa[j];
+      Atomics.store(i32, TAG + w, seq); // publishes the arguments written above
       used.push(w);
     }
-    const seq = Atomics.add(i32, SEQ, 1) + 1;
+    Atomics.store(i32, SEQ, seq);
     Atomics.notify(i32, SEQ);
     let own: number | void = undefined;
     let ownError: unknown;

@@ -11,7 +11,7 @@ import { FisheroptError } from '../../errors.js';
 import { KERNEL_NAMES, type Kernels } from '../../kernels.js';
 import { instantiateWasm } from '../wasm.js';
 import { parallelKernels } from './parallel-kernels.js';
-import { ARGS_STRIDE, controlViews, CRASH, DEAD, DONE, ERR, EXIT, READY, SEQ, SPIN, SPIN_POLLS } from './protocol.js';
+import { ARGS_STRIDE, controlViews, CRASH, DEAD, DONE, ERR, EXIT, READY, SEQ, SPIN, SPIN_POLLS, TAG } from './protocol.js';
 
 export interface PoolWorkerData {
   module: WebAssembly.Module;
@@ -46,30 +46,30 @@ function serve(slot: number): void {
   const { i32, args, results } = ctl;
   Atomics.store(i32, DEAD + slot, 0);
   Atomics.store(i32, ERR + slot, 0);
+  // Commands assigned to this slot before this worker started (to a predecessor that died) are not run.
+  let lastRun = Atomics.load(i32, TAG + slot);
+  Atomics.store(i32, DONE + slot, lastRun);
   let seen = Atomics.load(i32, SEQ);
-  Atomics.store(i32, DONE + slot, seen);
   Atomics.store(i32, READY + slot, 1);
   try {
     for (;;) {
       if (Atomics.load(i32, EXIT) !== 0) return;
       let polls = 0;
-      while (Atomics.load(i32, SEQ) === seen) {
+      while (Atomics.load(i32, SEQ) === seen && Atomics.load(i32, TAG + slot) === lastRun) {
         if (Atomics.load(i32, SPIN) !== 0 && polls++ < SPIN_POLLS) continue;
         Atomics.wait(i32, SEQ, seen);
       }
       seen = Atomics.load(i32, SEQ);
       if (Atomics.load(i32, EXIT) !== 0) return;
-      const base = slot * ARGS_STRIDE;
-      const kid = args[base];
-      if (kid < 0) {
-        Atomics.store(i32, DONE + slot, seen);
-        continue;
-      }
+      const tag = Atomics.load(i32, TAG + slot);
+      if (tag === lastRun) continue; // woken for a command of other helpers
+      lastRun = tag;
       const crash = Atomics.load(i32, CRASH);
       if (crash === slot + 1) {
         Atomics.store(i32, CRASH, 0);
         process.exit(1); // test hook: this worker thread dies mid-step
       }
+      const base = slot * ARGS_STRIDE;
       let err = 0;
       try {
         if (crash === -(slot + 1)) {
@@ -77,12 +77,12 @@ function serve(slot: number): void {
           throw new Error('test hook: a kernel throws');
         }
         const a = Array.from(args.subarray(base + 2, base + 2 + args[base + 1]));
-        results[slot] = (fns[kid](...a) as number | undefined) ?? 0;
+        results[slot] = (fns[args[base]](...a) as number | undefined) ?? 0;
       } catch {
         err = 1;
       }
       Atomics.store(i32, ERR + slot, err);
-      Atomics.store(i32, DONE + slot, seen);
+      Atomics.store(i32, DONE + slot, tag);
       Atomics.notify(i32, DONE + slot);
     }
   } finally {
