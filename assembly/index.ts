@@ -19,5 +19,6 @@ export {
 } from './adafactor';
 export { sumsq_f32, row_sumsq_f32, col_sumsq_f32, row_mean_std_f32, scale_rows_cols_f32, max_abs_f32, dot_f32 } from './reduce';
 export * from './gemm';
+export * from './linalg';
 export * from './fisher';
 export * from './eigen';
