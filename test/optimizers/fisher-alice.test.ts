@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createOptimizer } from '../../dist/index.js';
 import { replay } from '../../dist/replay.js';
 import { firstBitDiff, randomF32 } from '../helpers/rng.js';
+import { leastSquares } from '../helpers/problems.js';
 
 type Backend = 'ref' | 'wasm';
 
@@ -143,20 +144,6 @@ describe('alice: stateBytes', () => {
   });
 });
 
-function leastSquares(k: number, m: number, n: number, seed: number) {
-  const a = randomF32(k * m, seed), wStar = randomF32(m * n, seed + 1);
-  const b = new Float64Array(k * n);
-  for (let i = 0; i < k; i++) for (let p = 0; p < m; p++) for (let j = 0; j < n; j++) b[i * n + j] += a[i * m + p] * wStar[p * n + j];
-  return (w: Float32Array): [number, Float32Array] => {
-    const r = new Float64Array(k * n);
-    for (let i = 0; i < k; i++) for (let p = 0; p < m; p++) for (let j = 0; j < n; j++) r[i * n + j] += a[i * m + p] * w[p * n + j];
-    let loss = 0;
-    for (let x = 0; x < k * n; x++) { r[x] -= b[x]; loss += r[x] * r[x]; }
-    const g = new Float32Array(m * n);
-    for (let i = 0; i < k; i++) for (let p = 0; p < m; p++) for (let j = 0; j < n; j++) g[p * n + j] += (a[i * m + p] * r[i * n + j]) / k;
-    return [loss / (2 * k), g];
-  };
-}
 
 describe('alice: convergence and backends', () => {
   it.each([
