@@ -6,7 +6,7 @@
 import { FisheroptError } from './errors.js';
 import type { Kernels, Ptr } from './kernels.js';
 import { getOptimizer } from './optimizers/index.js';
-import type { OptimizerDef, StepContext } from './optimizers/types.js';
+import type { OptimizerDef, ParamRef, StepContext } from './optimizers/types.js';
 import { scheduleFactor, type Options, type Schedule } from './options.js';
 
 export type NonFinitePolicy = 'throw' | 'skip' | 'ignore';
@@ -22,13 +22,7 @@ export interface StepInfo {
   lrFactor: number;
 }
 
-export interface PlanParam {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly size: number;
-  readonly p: Ptr;
-  readonly g: Ptr;
-  readonly slots: Readonly<Record<string, Ptr>>;
+export interface PlanParam extends ParamRef {
   /** Steps completed before this parameter was added (default 0): its optimizer counts from there. */
   readonly step0?: number;
 }

@@ -5,6 +5,7 @@
  */
 import { createOptimizer, type OptimizerConfig } from '../optimizer.js';
 import type { Options, Schedule } from '../options.js';
+import { mulberry32 } from '../util/rng.js';
 
 export interface SpiralsConfig {
   optimizer: string;
@@ -46,16 +47,6 @@ export const SPIRALS_DEFAULTS: Record<string, Options> = {
 const CLASSES = 3;
 const PER_CLASS = 200;
 const HIDDEN = 64;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The data set: x (N×2) and labels (N). */
 export function spirals(seed = 1): { x: Float32Array; y: Uint8Array } {

@@ -8,6 +8,7 @@
  * Nothing is transposed by copying: G' and G'ᵀ are gemm operands with the transpose flag `gT()`, and the
  * back-projection is written into W's own layout.
  */
+import { mulberry32 } from '../../util/rng.js';
 import { FisheroptError } from '../../errors.js';
 import type { Kernels, Ptr } from '../../kernels.js';
 import { checkLinalgStatus } from '../../kernels/linalg.js';
@@ -93,14 +94,7 @@ export function limiter(k: Kernels, memory: WebAssembly.Memory, phiSlot: Ptr, no
 export function hostRng(seed: number, key: string, step: number): () => number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  let a = (h + Math.imul(step, 0x85ebca6b)) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(h + Math.imul(step, 0x85ebca6b));
 }
 
 /** `count` distinct integers drawn uniformly from [0, size), in draw order (partial Fisher–Yates). */
