@@ -1,5 +1,6 @@
 // Pool backend scaling: the same work on single-thread wasm and on the pool at 1..T threads, measured
-// side by side in one run (ratios, since the machine is shared). Usage: npm run bench:pool [-- --quick]
+// side by side in one run (ratios, since the machine is shared).
+// Usage: npm run bench:pool [-- --quick] [-- --optimizers sgd,adamw,racs]
 // Writes bench/results/pool.json and bench/results/pool.md.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { availableParallelism, cpus, release } from 'node:os';
@@ -118,7 +119,10 @@ function llama60m() {
   return p;
 }
 
-const optimizers = quick ? ['adamw', 'sgd'] : optimizerNames().filter((n) => n !== 'adam');
+// --optimizers a,b,c picks the optimizers (default: all but adam; the rotated-basis ones take seconds per
+// step on these shapes because their refreshes decompose 1376-wide matrices).
+const flag = process.argv.indexOf('--optimizers');
+const optimizers = flag >= 0 ? process.argv[flag + 1].split(',') : quick ? ['adamw', 'sgd'] : optimizerNames().filter((n) => n !== 'adam');
 for (const optimizer of optimizers) {
   const options = optimizer === 'sgd' ? { momentum: 0.9 } : {};
   let base;
