@@ -119,6 +119,39 @@ describe('pool optimizer steps equal single-thread wasm', () => {
   });
 });
 
+describe('pool: matrix optimizers equal single-thread wasm', () => {
+  // Small ranks and intervals so refreshes (SVD, eigh, QR, subspace iteration) happen within 12 steps.
+  const MATRIX: [string, Record<string, unknown>][] = [
+    ['racs', {}],
+    ['galore', { rank: 8, updateInterval: 5 }],
+    ['alice', { rank: 8, leading: 4, updateInterval: 5 }],
+    ['eigenadam', { updateInterval: 5 }],
+    ['soap', { updateInterval: 5 }],
+    ['shampoo', { updateInterval: 5 }],
+    ['adadiag', { updateInterval: 5 }],
+    ['adadiagpp', { updateInterval: 5 }],
+    ['adadiagAdafactor', { updateInterval: 5 }],
+  ];
+  const shapes = { 'a.weight': [96, 160], 'b.weight': [160, 48], 'a.bias': [160] };
+  const init = () => Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, { shape: sh, data: randomF32(sh.reduce((x, y) => x * y, 1), 40 + i, 0.1) }]));
+  it.each(MATRIX)('%s %j: 12 steps at 2 threads', async (optimizer, options) => {
+    const a = await createOptimizer({ optimizer, options, params: init(), backend: 'wasm' });
+    const b = await createOptimizer({ optimizer, options, params: init(), backend: 'pool', threads: 2 });
+    try {
+      for (let t = 0; t < 12; t++) {
+        const g = Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, randomF32(sh.reduce((x, y) => x * y, 1), 500 * t + i)]));
+        a.setGrads(g);
+        b.setGrads(g);
+        a.step();
+        await b.step();
+      }
+      for (const k of Object.keys(shapes)) expect(firstBitDiff(a.param(k), b.param(k)), k).toBe(-1);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
 describe('a failing worker fails the step and changes nothing', () => {
   it.each(['exit', 'throw'] as const)('a helper that %ss mid-step: clear error, state unchanged, next step works', async (mode) => {
     const opt = await createOptimizer({ optimizer: 'adamw', params: params(), backend: 'pool', threads: 2 });
