@@ -305,12 +305,14 @@ export class RefLinalg implements LinalgKernels {
 
   /**
    * Eigenvalues of the tridiagonal (d, e) (e[i] couples i and i+1; destroyed) by the implicit QL
-   * iteration with Wilkinson shifts (EISPACK `tql2` without vectors), into d, unordered. Returns OK or
-   * NO_CONVERGENCE (more than 30·n sweeps).
+   * iteration with Wilkinson shifts (EISPACK `tql2`), into d, unordered. With zb ≥ 0 (a divide-and-
+   * conquer leaf) the n×n block of Z at zb (row stride ld) is set to I and receives every rotation on
+   * its columns. Returns OK or NO_CONVERGENCE (more than 30·n sweeps).
    */
-  private ql(d: number, e: number, n: number): number {
+  private ql(d: number, e: number, n: number, zb = -1, ld = 0): number {
     const F = this.heap.f64;
-    if (n === 0) return OK;
+    if (n <= 0) return OK;
+    if (zb >= 0) for (let r = 0; r < n; r++) F[zb + r * ld + r] = 1;
     F[e + n - 1] = 0;
     let budget = 30 * n;
     for (let l = 0; l < n; l++) {
@@ -344,6 +346,14 @@ export class RefLinalg implements LinalgKernels {
           p = s * r;
           F[d + i + 1] = g + p;
           g = c * r - b;
+          if (zb >= 0) {
+            for (let row = 0; row < n; row++) {
+              const pr = zb + row * ld;
+              const a0 = F[pr + i], a1 = F[pr + i + 1];
+              F[pr + i + 1] = s * a0 + c * a1;
+              F[pr + i] = c * a0 - s * a1;
+            }
+          }
         }
         if (split) continue;
         F[d + l] -= p;
@@ -454,7 +464,7 @@ export class RefLinalg implements LinalgKernels {
   private dcRange(d: number, e: number, lo: number, hi: number, z: number, ld: number): number {
     const F = this.heap.f64;
     const s = hi - lo;
-    if (s <= DC_LEAF) return this.dcLeaf(d + lo, e + lo, s, z + lo * ld + lo, ld);
+    if (s <= DC_LEAF) return this.ql(d + lo, e + lo, s, z + lo * ld + lo, ld);
     // Tear: T = diag(T₁ − |β|·e_last·e_lastᵀ, T₂ − |β|·e_1·e_1ᵀ) + |β|·w·wᵀ, w = e_last ± e_1.
     const mid = lo + (s >> 1);
     const beta = F[e + mid - 1];
@@ -465,60 +475,6 @@ export class RefLinalg implements LinalgKernels {
     st = this.dcRange(d, e, mid, hi, z, ld);
     if (st !== OK) return st;
     this.dcMerge(d, lo, mid, hi, beta, z, ld);
-    return OK;
-  }
-
-  /** QL on a leaf (the `ql` iteration), the rotations applied to the columns of its block of Z (= I at first). */
-  private dcLeaf(d: number, e: number, n: number, zb: number, ld: number): number {
-    const F = this.heap.f64;
-    if (n <= 0) return OK;
-    for (let r = 0; r < n; r++) F[zb + r * ld + r] = 1;
-    F[e + n - 1] = 0;
-    let budget = 30 * n;
-    for (let l = 0; l < n; l++) {
-      for (;;) {
-        let m = l;
-        for (; m < n - 1; m++) {
-          const em = Math.abs(F[e + m]);
-          if (em <= EPS64 * (Math.abs(F[d + m]) + Math.abs(F[d + m + 1])) || em <= TINY64) break;
-        }
-        if (m === l) break;
-        if (budget-- === 0) return NO_CONVERGENCE;
-        let g = (F[d + l + 1] - F[d + l]) / (2 * F[e + l]);
-        let r = hypot2(g, 1);
-        g = F[d + m] - F[d + l] + F[e + l] / (g + (g >= 0 ? r : -r));
-        let sn = 1, c = 1, p = 0;
-        let split = false;
-        for (let i = m - 1; i >= l; i--) {
-          const f = sn * F[e + i], b = c * F[e + i];
-          r = hypot2(f, g);
-          F[e + i + 1] = r;
-          if (r === 0) {
-            F[d + i + 1] -= p;
-            F[e + m] = 0;
-            split = true;
-            break;
-          }
-          sn = f / r;
-          c = g / r;
-          g = F[d + i + 1] - p;
-          r = (F[d + i] - g) * sn + 2 * c * b;
-          p = sn * r;
-          F[d + i + 1] = g + p;
-          g = c * r - b;
-          for (let row = 0; row < n; row++) {
-            const pr = zb + row * ld;
-            const a0 = F[pr + i], a1 = F[pr + i + 1];
-            F[pr + i + 1] = sn * a0 + c * a1;
-            F[pr + i] = c * a0 - sn * a1;
-          }
-        }
-        if (split) continue;
-        F[d + l] -= p;
-        F[e + l] = g;
-        F[e + m] = 0;
-      }
-    }
     return OK;
   }
 
