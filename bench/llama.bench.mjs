@@ -62,6 +62,27 @@ function fillGrads(opt) {
   }
 }
 
+function writeResults() {
+  const machine = { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, os: release(), date: new Date().toISOString(), samples };
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('./results/llama.json', import.meta.url), JSON.stringify({ machine, rows }, null, 2) + '\n');
+  const f = (x, d = 1) => (x === undefined ? '—' : x.toFixed(d));
+  writeFileSync(new URL('./results/llama.md', import.meta.url), [
+    '# Optimizer steps on LLaMA shapes (single-thread wasm)',
+    '',
+    `Command: \`npm run bench:llama\`. Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}; medians of ${samples} steps.`,
+    'Matrix optimizers take the attention/MLP weights, AdamW the embeddings, norms and LM head. "refresh" is a step with the',
+    'periodic decomposition, "amortized" (steady·(K − 1) + refresh)/K at the default K; "× AdamW" compares that (or the steady',
+    'step) with AdamW\'s step in the same run; the state ratio is the matrix optimizer\'s state over AdamW\'s 8 bytes per element',
+    'on the same matrices.',
+    '',
+    '| model | optimizer | steady ms | refresh ms | K | amortized ms | × AdamW | state MiB | state on matrices vs AdamW |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.model} | ${r.optimizer} | ${f(r.steadyMs)} | ${f(r.refreshMs)} | ${r.interval ?? '—'} | ${f(r.amortizedMs)} | ${f(r.vsAdamw, 2)} | ${f(r.stateBytes / 2 ** 20)} | ${r.stateVsAdamwOnMatrices === undefined ? '—' : `${(100 * r.stateVsAdamwOnMatrices).toFixed(1)}%`} |`),
+    '',
+  ].join('\n'));
+}
+
 const rows = [];
 for (const model of models) {
   const params = llama(CONFIGS[model]);
@@ -103,6 +124,7 @@ for (const model of models) {
     // AdamW's state on the same matrices (8 bytes per element), for the state ratio of matrix optimizers.
     if (def.matrixOnly) row.stateVsAdamwOnMatrices = matrixState / (8 * matrixElems);
     rows.push(row);
+    writeResults(); // after every row, so a stopped run keeps what it measured
     console.log(`${model} ${optimizer.padEnd(17)} steady ${row.steadyMs.toFixed(1).padStart(8)} ms` +
       (row.refreshMs !== undefined ? `  refresh ${row.refreshMs.toFixed(1).padStart(8)} ms  amortized(K=${row.interval}) ${row.amortizedMs.toFixed(1)} ms` : '') +
       `  ×AdamW ${row.vsAdamw.toFixed(2)}  state ${(row.stateBytes / 2 ** 20).toFixed(1)} MiB` +
@@ -110,22 +132,4 @@ for (const model of models) {
   }
 }
 
-const machine = { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, os: release(), date: new Date().toISOString(), samples };
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/llama.json', import.meta.url), JSON.stringify({ machine, rows }, null, 2) + '\n');
-const f = (x, d = 1) => (x === undefined ? '—' : x.toFixed(d));
-writeFileSync(new URL('./results/llama.md', import.meta.url), [
-  '# Optimizer steps on LLaMA shapes (single-thread wasm)',
-  '',
-  `Command: \`npm run bench:llama\`. Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}; medians of ${samples} steps.`,
-  'Matrix optimizers take the attention/MLP weights, AdamW the embeddings, norms and LM head. "refresh" is a step with the',
-  'periodic decomposition, "amortized" (steady·(K − 1) + refresh)/K at the default K; "× AdamW" compares that (or the steady',
-  'step) with AdamW\'s step in the same run; the state ratio is the matrix optimizer\'s state over AdamW\'s 8 bytes per element',
-  'on the same matrices.',
-  '',
-  '| model | optimizer | steady ms | refresh ms | K | amortized ms | × AdamW | state MiB | state on matrices vs AdamW |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ...rows.map((r) => `| ${r.model} | ${r.optimizer} | ${f(r.steadyMs)} | ${f(r.refreshMs)} | ${r.interval ?? '—'} | ${f(r.amortizedMs)} | ${f(r.vsAdamw, 2)} | ${f(r.stateBytes / 2 ** 20)} | ${r.stateVsAdamwOnMatrices === undefined ? '—' : `${(100 * r.stateVsAdamwOnMatrices).toFixed(1)}%`} |`),
-  '',
-].join('\n'));
 console.log('wrote bench/results/llama.{json,md}');
