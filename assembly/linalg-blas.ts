@@ -371,3 +371,16 @@ export function finiteF32(a: usize, lda: i32, rows: i32, cols: i32): bool {
   for (let i = 0; i < rows; i++) if (!finiteRow(at4(a, i * lda), cols)) return false;
   return true;
 }
+
+/** √(a² + b²) without overflow or harmful underflow (same formula as the oracle's `hypot2`). */
+export function hypot2(a: f64, b: f64): f64 {
+  let x = Math.abs(a), y = Math.abs(b);
+  if (x < y) {
+    const t = x;
+    x = y;
+    y = t;
+  }
+  if (x == 0) return 0;
+  const r = y / x;
+  return x * Math.sqrt(1 + r * r);
+}

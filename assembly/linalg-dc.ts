@@ -11,7 +11,7 @@
  * to the non-zero parts (the columns of each half are zero in the other half's rows unless a deflation
  * rotation mixed them). Leaves are solved by the QL iteration with the rotations applied to Z directly.
  */
-import { at8, fill64, gemm64 } from './linalg-blas';
+import { at8, fill64, gemm64, hypot2 } from './linalg-blas';
 import { al16, ldPad, pow2Below } from './linalg-qr';
 
 // @ts-ignore: decorator
@@ -57,19 +57,6 @@ import { al16, ldPad, pow2Below } from './linalg-qr';
 // @ts-ignore: decorator
 @inline function stf(p: usize, i: i32, v: f64): void {
   store<f64>(at8(p, i), v);
-}
-
-/** √(a² + b²) (the oracle's `hypot2`). */
-function hyp(a: f64, b: f64): f64 {
-  let x = Math.abs(a), y = Math.abs(b);
-  if (x < y) {
-    const t = x;
-    x = y;
-    y = t;
-  }
-  if (x == 0) return 0;
-  const r = y / x;
-  return x * Math.sqrt(1 + r * r);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -242,7 +229,7 @@ function merge(d: usize, lo: i32, mid: i32, hi: i32, beta: f64, z: usize, ld: i3
       continue;
     }
     const zp = ldf(zv, prev), zj = ldf(zv, j);
-    const r = hyp(zp, zj);
+    const r = hypot2(zp, zj);
     const c = zj / r, sn = zp / r;
     const gap = ldf(dd, j) - ldf(dd, prev);
     if (Math.abs(gap * c * sn) <= tol) {
@@ -414,14 +401,14 @@ function leafSolve(d: usize, e: usize, n: i32, zb: usize, ld: i32): i32 {
       if (budget-- == 0) return 2;
       const el = ldf(e, l);
       let g = (ldf(d, l + 1) - ldf(d, l)) / (2 * el);
-      let r = hyp(g, 1);
+      let r = hypot2(g, 1);
       g = ldf(d, m) - ldf(d, l) + el / (g + (g >= 0 ? r : -r));
       let sn: f64 = 1, c: f64 = 1, p: f64 = 0;
       let split = false;
       for (let i = m - 1; i >= l; i--) {
         const ei = ldf(e, i);
         const f = sn * ei, b = c * ei;
-        r = hyp(f, g);
+        r = hypot2(f, g);
         stf(e, i + 1, r);
         if (r == 0) {
           stf(d, i + 1, ldf(d, i + 1) - p);

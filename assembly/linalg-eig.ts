@@ -4,7 +4,7 @@
  * by the blocked reflectors; sorting. Algorithms and conventions: `src/kernels/linalg.ts`; the oracle
  * is `src/backends/ref/linalg.ts` (same steps, unblocked and unfused).
  */
-import { at8, copy64, dot64, scale64, transposeSquare64 } from './linalg-blas';
+import { at8, copy64, dot64, hypot2, scale64, transposeSquare64 } from './linalg-blas';
 import { dcEigen, dcWorkBytes } from './linalg-dc';
 import { al16, applyQCore, blockWorkBytes, houseBeta, ldPad, workPack } from './linalg-qr';
 
@@ -28,19 +28,6 @@ import { al16, applyQCore, blockWorkBytes, houseBeta, ldPad, workPack } from './
 @inline export function eighBytes(n: i32): usize {
   const nn = al16(<usize>n * <usize>(n + 10) << 3), v = al16(<usize>n << 3);
   return 2 * nn + 5 * v + al16(<usize>n << 2) + blockWorkBytes(n) + dcWorkBytes(n);
-}
-
-/** √(a² + b²) without overflow or harmful underflow (same formula as the oracle's `hypot2`). */
-function hypot2(a: f64, b: f64): f64 {
-  let x = Math.abs(a), y = Math.abs(b);
-  if (x < y) {
-    const t = x;
-    x = y;
-    y = t;
-  }
-  if (x == 0) return 0;
-  const r = y / x;
-  return x * Math.sqrt(1 + r * r);
 }
 
 // ---------------------------------------------------------------------------------------------------
