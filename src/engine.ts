@@ -6,7 +6,7 @@
 import { FisheroptError } from './errors.js';
 import type { Kernels, Ptr } from './kernels.js';
 import { getOptimizer } from './optimizers/index.js';
-import type { OptimizerDef, ParamRef, StepContext } from './optimizers/types.js';
+import type { OptimizerDef, ParamRef } from './optimizers/types.js';
 import { scheduleFactor, type Options, type Schedule } from './options.js';
 
 export type NonFinitePolicy = 'throw' | 'skip' | 'ignore';
@@ -33,9 +33,46 @@ export interface StepPlan {
   readonly clipGradNorm?: number;
   readonly nonFinite: NonFinitePolicy;
   readonly scratch: Ptr;
+  /**
+   * Pool only: scratch regions of the same size for helper threads 1…threads−1 (index w for helper w),
+   * used when parameter updates run on several threads at once.
+   */
+  readonly threadScratch?: readonly Ptr[];
   /** Steps completed before this one. */
   readonly t: number;
 }
+
+/** Runs every parameter's update of a step (in plan order by default; the pool spreads them). */
+export type UpdateRunner = (
+  plan: StepPlan, lrFactor: number, k: Kernels, memory: WebAssembly.Memory, resolve: (name: string) => OptimizerDef,
+) => void;
+
+/** Apply the update of parameter `index` of group `group`, with this thread's kernels and scratch. */
+export function runUpdate(
+  plan: StepPlan, lrFactor: number, group: number, index: number, k: Kernels, memory: WebAssembly.Memory, scratch: Ptr,
+  resolve: (name: string) => OptimizerDef = getOptimizer,
+): void {
+  const g = plan.groups[group];
+  const p = g.params[index];
+  const step = plan.t + 1 - (p.step0 ?? 0);
+  resolve(g.optimizer).step({ kernels: k, step, lr: (g.options.lr as number) * lrFactor, scratch, memory }, p, g.options);
+}
+
+/**
+ * Estimated work of one parameter's update at this step (the optimizer's `cost`, else 32 units per
+ * element): for balancing parameters across threads.
+ */
+export function updateCost(plan: StepPlan, group: number, index: number, resolve: (name: string) => OptimizerDef = getOptimizer): number {
+  const g = plan.groups[group];
+  const p = g.params[index];
+  const def = resolve(g.optimizer);
+  return def.cost?.(p.shape, g.options, plan.t + 1 - (p.step0 ?? 0)) ?? 32 * p.size;
+}
+
+/** Every parameter's update on the calling thread, in plan order. */
+export const runUpdatesInOrder: UpdateRunner = (plan, lrFactor, k, memory, resolve) => {
+  plan.groups.forEach((g, gi) => g.params.forEach((_, pi) => runUpdate(plan, lrFactor, gi, pi, k, memory, plan.scratch, resolve)));
+};
 
 /**
  * Apply one step: check gradients (finite, global norm), clip, evaluate the schedule, run each group's
@@ -43,7 +80,7 @@ export interface StepPlan {
  */
 export function runStep(
   plan: StepPlan, k: Kernels, memory: WebAssembly.Memory,
-  resolve: (name: string) => OptimizerDef = getOptimizer,
+  resolve: (name: string) => OptimizerDef = getOptimizer, updates: UpdateRunner = runUpdatesInOrder,
 ): StepInfo {
   const factor = scheduleFactor(plan.schedule, plan.t);
   const all = plan.groups.flatMap((g) => g.params);
@@ -69,11 +106,6 @@ export function runStep(
     const coef = plan.clipGradNorm / (gradNorm + 1e-6);
     if (coef < 1) for (const r of all) k.scale(r.g, r.size, coef);
   }
-  const step = plan.t + 1;
-  for (const group of plan.groups) {
-    const def = resolve(group.optimizer);
-    const ctx: StepContext = { kernels: k, step, lr: (group.options.lr as number) * factor, scratch: plan.scratch, memory };
-    for (const p of group.params) def.step(p.step0 ? { ...ctx, step: step - p.step0 } : ctx, p, group.options);
-  }
-  return { step, skipped: false, gradNorm, lrFactor: factor };
+  updates(plan, factor, k, memory, resolve);
+  return { step: plan.t + 1, skipped: false, gradNorm, lrFactor: factor };
 }

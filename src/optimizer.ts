@@ -99,6 +99,8 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   private readonly kernels: Backend['kernels'];
   private readonly records: Map<string, ParamRecord>;
   private scratch: number;
+  /** Pool: one scratch region of `scratchBytes` per helper thread, for parameter updates run in parallel. */
+  private threadScratch: number[];
   private t = 0;
   private skipped = 0;
   private readonly pool: Backend['pool'];
@@ -126,6 +128,7 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
     this.groups = init.groups;
     this.records = init.records;
     this.scratch = init.scratch;
+    this.threadScratch = this.allocThreadScratch(init.scratchBytes);
     this.schedule = init.schedule;
     this.clipGradNorm = init.clipGradNorm;
     this.nonFinite = init.nonFinite;
@@ -224,11 +227,12 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
     const fresh = route(parsed, main, rules, fallback);
     const plan = planParams(parsed, fresh);
     const extraScratch = plan.scratchBytes > this.scratchBytes ? plan.scratchBytes : 0;
-    Arena.pagesFor(this.arena.used + plan.bytes(this.rollback) + extraScratch + 16 * (3 * parsed.length + 8));
+    Arena.pagesFor(this.arena.used + plan.bytes(this.rollback) + this.threads * extraScratch + 16 * (3 * parsed.length + 8 + this.threads));
     const laid = layoutParams(this.arena, plan, this.t, this.rollback);
     if (extraScratch) {
       this.scratch = this.arena.alloc(extraScratch);
       this.scratchBytes = extraScratch;
+      this.threadScratch = this.allocThreadScratch(extraScratch);
     }
     for (const g of fresh) {
       const key = JSON.stringify(g.options);
@@ -239,6 +243,10 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
       for (const r of laid.records) if (g.params.includes(r.name)) this.records.set(r.name, { ...r, group: target });
     }
     this.snapshot.push(...laid.snapshot);
+  }
+
+  private allocThreadScratch(bytes: number): number[] {
+    return Array.from({ length: this.threads - 1 }, () => this.arena.alloc(bytes));
   }
 
   zeroGrads(): void {
@@ -306,9 +314,9 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   }
 
   /** Test hook (pool only): a helper worker dies (`exit`) or throws (`throw`) in the next step. */
-  injectFault(slot: number, mode: 'exit' | 'throw'): void {
+  injectFault(slot: number, mode: 'exit' | 'throw', at: 'any' | 'updates' = 'any'): void {
     if (!this.pool) throw new FisheroptError('BAD_STATE', 'injectFault needs the pool backend');
-    this.pool.injectFault(slot, mode);
+    this.pool.injectFault(slot, mode, at);
   }
 
   /** The step's description for the engine (pointers, shapes, names, options). */
@@ -326,6 +334,7 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
       clipGradNorm: this.clipGradNorm,
       nonFinite: this.nonFinite,
       scratch: this.scratch,
+      threadScratch: this.threadScratch,
       t: this.t,
     };
   }
@@ -557,7 +566,7 @@ export async function createOptimizer(config: OptimizerConfig): Promise<Optimize
   const routing: Routing = { main: { optimizer: config.optimizer, options: config.options }, rules: config.rules ?? [], fallback: config.fallback ?? {} };
   const groups = route(params, routing.main, routing.rules, routing.fallback);
   const plan = planParams(params, groups);
-  const arena = new Arena({ initialBytes: plan.bytes(rollback) + (isPool ? (threads - 1) * GEMM_SCRATCH_BYTES : 0), shared: isPool });
+  const arena = new Arena({ initialBytes: plan.bytes(rollback) + (threads - 1) * (GEMM_SCRATCH_BYTES + alignUp(plan.scratchBytes) + 16), shared: isPool });
   const laid = layoutParams(arena, plan, 0, rollback);
   const scratch = arena.alloc(plan.scratchBytes);
   new Uint8Array(arena.buffer, scratch, alignUp(plan.scratchBytes)).fill(0);

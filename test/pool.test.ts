@@ -11,6 +11,7 @@ import { instantiateWasm, loadWasmModule } from '../dist/backends/wasm.js';
 import { createOptimizer, type Optimizer, type StepInfo } from '../dist/index.js';
 import type { Kernels } from '../dist/kernels.js';
 import { GEMM_SCRATCH_BYTES } from '../dist/kernels/gemm.js';
+import { deal } from '../dist/backends/pool/updates.js';
 import { firstBitDiff, randomF32 } from './helpers/rng.js';
 
 const THREADS = [1, 2, 3];
@@ -186,6 +187,88 @@ describe('a failing worker fails the step and changes nothing', () => {
     await p;
     await opt.close();
     expect(() => opt.step()).toThrow(/closed/);
+  });
+});
+
+describe('pool: whole parameter updates dealt to the threads', () => {
+  it('deal: longest first, each to the least-loaded thread, ties to the lowest', () => {
+    // loads after each: 5→[5,0] 4→[5,4] 3→[5,7] 3→[8,7] 3→[8,10]; then 1 (index 5) → [9,10]
+    expect(deal([5, 4, 3, 3, 3, 1], 2)).toEqual([0, 1, 1, 0, 1, 0]);
+    expect(deal([2, 2, 2], 3)).toEqual([0, 1, 2]);
+    expect(deal([7], 4)).toEqual([0]);
+  });
+
+  // Six matrices of different costs (none above a fair share, so all are dealt whole), refreshes every
+  // 3 steps: decompositions of different matrices run on different threads at once.
+  const shapes: Record<string, number[]> = {
+    m0: [40, 60], m1: [64, 24], m2: [32, 32], m3: [48, 80], m4: [20, 70], m5: [56, 40], bias: [64],
+  };
+  const init = () => Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, { shape: sh, data: randomF32(sh.reduce((x, y) => x * y, 1), 70 + i, 0.1) }]));
+  const CASES: [string, Record<string, unknown>][] = [
+    ['shampoo', { updateInterval: 3 }],
+    ['soap', { updateInterval: 3 }],
+    ['alice', { rank: 6, leading: 2, updateInterval: 3 }],
+    ['adadiagpp', { updateInterval: 3 }],
+    ['adamw', {}],
+  ];
+  it.each(CASES)('%s %j: 8 steps at 2 and 3 threads equal single-thread wasm', async (optimizer, options) => {
+    const a = await createOptimizer({ optimizer, options, params: init(), backend: 'wasm', clipGradNorm: 5 });
+    const grads = (t: number) => Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, randomF32(sh.reduce((x, y) => x * y, 1), 900 * t + i)]));
+    for (let t = 0; t < 8; t++) {
+      a.setGrads(grads(t));
+      a.step();
+    }
+    for (const threads of [2, 3]) {
+      const b = await createOptimizer({ optimizer, options, params: init(), backend: 'pool', threads, clipGradNorm: 5 });
+      try {
+        for (let t = 0; t < 8; t++) {
+          b.setGrads(grads(t));
+          await b.step();
+        }
+        for (const k of Object.keys(shapes)) {
+          expect(firstBitDiff(a.param(k), b.param(k)), `${threads} threads, ${k}`).toBe(-1);
+          for (const [slot, v] of Object.entries(a.state(k))) expect(firstBitDiff(v, b.state(k)[slot]), `${k}/${slot}`).toBe(-1);
+        }
+      } finally {
+        await b.close();
+      }
+    }
+  });
+
+  it('an error in an update run by a helper keeps its code and names the worker; nothing changes', async () => {
+    const b = await createOptimizer({ optimizer: 'adadiag', params: init(), backend: 'pool', threads: 2, nonFinite: 'ignore' });
+    try {
+      const before = b.getParams();
+      // With these costs m3 (the costliest) is the leader's and m0 a helper's.
+      const g = Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, randomF32(sh.reduce((x, y) => x * y, 1), 5 + i)]));
+      g.m0[7] = NaN;
+      b.setGrads(g);
+      await expect(b.step()).rejects.toMatchObject({ code: 'BAD_VALUE', message: expect.stringMatching(/^pool worker #1: svd on a 40×60 matrix failed/) });
+      const after = b.getParams();
+      for (const k of Object.keys(shapes)) expect(firstBitDiff(before[k], after[k]), k).toBe(-1);
+      expect(b.stepCount).toBe(0);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it.each(['exit', 'throw'] as const)('a helper that %ss during the dealt updates fails the step; nothing changes; the next step works', async (mode) => {
+    const b = await createOptimizer({ optimizer: 'shampoo', options: { updateInterval: 3 }, params: init(), backend: 'pool', threads: 2 });
+    const a = await createOptimizer({ optimizer: 'shampoo', options: { updateInterval: 3 }, params: init(), backend: 'wasm' });
+    try {
+      const g = Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, randomF32(sh.reduce((x, y) => x * y, 1), 50 + i)]));
+      b.setGrads(g);
+      a.setGrads(g);
+      const before = b.getParams();
+      b.injectFault(0, mode, 'updates');
+      await expect(b.step()).rejects.toMatchObject({ code: 'WORKER_FAILED', message: expect.stringMatching(/pool worker #1 failed during parameter updates; params and state were restored/) });
+      for (const k of Object.keys(shapes)) expect(firstBitDiff(before[k], b.getParams()[k]), k).toBe(-1);
+      await b.step();
+      a.step();
+      for (const k of Object.keys(shapes)) expect(firstBitDiff(a.param(k), b.param(k)), k).toBe(-1);
+    } finally {
+      await b.close();
+    }
   });
 });
 

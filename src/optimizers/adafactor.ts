@@ -19,6 +19,7 @@
 import { KernelFlag } from '../kernels.js';
 import { check, type Options } from '../options.js';
 import { numel, type OptimizerDef, type ParamRef, type StepContext } from './types.js';
+import { perElement } from './cost.js';
 
 /** f32 machine epsilon (torch.finfo(torch.float32).eps). */
 export const F32_EPS = 1.1920928955078125e-7;
@@ -34,6 +35,7 @@ export const adafactor: OptimizerDef = {
   name: 'adafactor',
   summary: 'Adafactor with factored second moment (torch.optim.Adafactor)',
   matrixOnly: false,
+  cost: (shape) => perElement(shape.length >= 2 ? 40 : 28)(shape),
   schema: {
     lr: { default: 1e-2, check: check.nonNegative(), doc: 'cap of the relative step size ρ, and the weight-decay scale' },
     beta2Decay: { default: -0.8, check: check.number(-Infinity, 0), doc: 'τ: the second-moment weight is t^τ' },

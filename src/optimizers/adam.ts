@@ -19,6 +19,7 @@
 import { KernelFlag } from '../kernels.js';
 import { check, type OptionSchema, type Options } from '../options.js';
 import type { OptimizerDef } from './types.js';
+import { perElement } from './cost.js';
 
 const beta = check.number(0, 1, false, true);
 
@@ -44,6 +45,7 @@ function makeAdam(name: 'adam' | 'adamw', decoupled: boolean): OptimizerDef {
     matrixOnly: false,
     schema: schema(decoupled ? 0.01 : 0),
     handles: () => true,
+    cost: (shape, o) => perElement(o.amsgrad ? 36 : 28)(shape),
     slots(shape, o: Options) {
       const n = shape.reduce((a, b) => a * b, 1);
       const s = [{ name: 'expAvg', length: n }, { name: 'expAvgSq', length: n }];

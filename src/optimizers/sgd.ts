@@ -14,6 +14,7 @@
 import { KernelFlag } from '../kernels.js';
 import { check, type Options } from '../options.js';
 import type { OptimizerDef } from './types.js';
+import { perElement } from './cost.js';
 
 export const sgd: OptimizerDef = {
   name: 'sgd',
@@ -28,6 +29,7 @@ export const sgd: OptimizerDef = {
     maximize: { default: false, check: check.boolean(), doc: 'maximize the objective' },
   },
   handles: () => true,
+  cost: perElement(20),
   validate(o: Options) {
     if (o.nesterov && ((o.momentum as number) <= 0 || o.dampening !== 0)) {
       return 'nesterov requires momentum > 0 and dampening = 0';

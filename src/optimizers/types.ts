@@ -51,6 +51,12 @@ export interface OptimizerDef {
   slots(shape: readonly number[], opts: Options): SlotSpec[];
   /** Scratch bytes one step of this parameter needs (shared by all parameters). */
   scratchBytes?(shape: readonly number[], opts: Options): number;
+  /**
+   * Estimated work of one update at this (1-based) step of the parameter, in units of about one flop or
+   * one byte of memory traffic; refresh steps cost more. Only for balancing parameters across threads
+   * (default 32 per element: an elementwise update's traffic).
+   */
+  cost?(shape: readonly number[], opts: Options, step: number): number;
   /** Apply one update to one parameter, reading its gradient, in place. */
   step(ctx: StepContext, param: ParamRef, opts: Options): void;
 }

@@ -5,7 +5,8 @@
  *
  * A step is one Piscina task: a leader worker runs the engine's step and splits large kernel calls
  * with `threads − 1` helper workers, which serve kernel parts through the control block (spinning
- * briefly, then sleeping in Atomics.wait). The main thread only awaits the step, so it can notice a
+ * briefly, then sleeping in Atomics.wait); parameters whose updates cost less than a fair share are
+ * dealt to the threads whole, by cost (`updates.ts`). The main thread only awaits the step, so it can notice a
  * worker that dies, fail the step, restore the snapshot taken at its start, and have Piscina replace
  * the worker. Results do not depend on the number of threads (see `split.ts`).
  */
@@ -15,7 +16,8 @@ import type { StepInfo, StepPlan } from '../../engine.js';
 import type { Kernels } from '../../kernels.js';
 import { FisheroptError, type ErrorCode } from '../../errors.js';
 import { PARALLEL_MIN_WORK } from './parallel-kernels.js';
-import { controlViews, CONTROL_BYTES, CRASH, DEAD, DONE, EXIT, MAX_HELPERS, READY, SEQ, SPIN, TAG, type Control } from './protocol.js';
+import { controlViews, CONTROL_BYTES, CRASH, CRASH_AT, DEAD, DONE, EXIT, MAX_HELPERS, READY, SEQ, SPIN, TAG, type Control } from './protocol.js';
+import { createChannel } from './updates.js';
 import type { PoolTask, PoolWorkerData, StepReply } from './worker.js';
 
 export interface PoolOptions {
@@ -49,7 +51,9 @@ export class PoolRuntime {
     this.ctl = controlViews(control);
     // Spin only when every spinning thread has a core of its own.
     Atomics.store(this.ctl.i32, SPIN, threads <= defaultThreads() ? 1 : 0);
-    const workerData: PoolWorkerData = { module, memory, control, helperScratch, minWork: opts.minWork ?? PARALLEL_MIN_WORK };
+    const workerData: PoolWorkerData = {
+      module, memory, control, helperScratch, minWork: opts.minWork ?? PARALLEL_MIN_WORK, channel: createChannel(),
+    };
     this.piscina = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: threads,
@@ -141,8 +145,12 @@ export class PoolRuntime {
     return (await this.piscina.run({ kind: 'kernel', name, args } satisfies PoolTask)) as number | void;
   }
 
-  /** Test hook: helper `slot` dies (`exit`) or its kernel throws (`throw`) at its next command. */
-  injectFault(slot: number, mode: 'exit' | 'throw'): void {
+  /**
+   * Test hook: helper `slot` dies (`exit`) or its kernel throws (`throw`) at its next command (with
+   * `at: 'updates'`, its next command to run parameter updates).
+   */
+  injectFault(slot: number, mode: 'exit' | 'throw', at: 'any' | 'updates' = 'any'): void {
+    Atomics.store(this.ctl.i32, CRASH_AT, at === 'updates' ? 1 : 0);
     Atomics.store(this.ctl.i32, CRASH, mode === 'exit' ? slot + 1 : -(slot + 1));
   }
 

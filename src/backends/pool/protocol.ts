@@ -7,7 +7,9 @@
  *   SEQ        command counter; the leader bumps it (and notifies) to wake the helpers
  *   EXIT       nonzero: helpers leave their loop
  *   SPIN       nonzero: waiting threads may spin before sleeping (threads ≤ cores)
- *   CRASH      test hook: helper slot + 1 that must die at its next command (0: none)
+ *   CRASH      test hook: helper slot + 1 that must die (−(slot + 1): whose kernel must throw) at its
+ *              next command (0: none)
+ *   CRASH_AT   test hook: 0 any command, 1 only a command to run parameter updates
  *   READY+w    1 while helper slot w is serving
  *   DEAD+w     set by the main thread when helper slot w's worker died
  *   TAG+w      the command number assigned to helper slot w, stored (atomically) after its arguments:
@@ -22,6 +24,7 @@ export const SEQ = 0;
 export const EXIT = 1;
 export const SPIN = 2;
 export const CRASH = 3;
+export const CRASH_AT = 4;
 export const READY = 8;
 export const DEAD = READY + MAX_HELPERS + 1;
 export const DONE = DEAD + MAX_HELPERS + 1;

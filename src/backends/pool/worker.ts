@@ -2,16 +2,19 @@
  * A pool worker (Piscina task module). Every worker instantiates the shared-memory kernel module over
  * the arena's shared memory (zero copies) and runs one of two tasks:
  * - `serve`: a helper loop that executes kernel parts dispatched through the control block until EXIT;
- * - `step`: one optimizer step as the leader (the engine's `runStep` over `parallelKernels`), with a
- *   snapshot of params and state taken first and restored if the step fails.
+ * - `step`: one optimizer step as the leader (the engine's `runStep` over `parallelKernels`, parameter
+ *   updates spread by `poolUpdates`), with a snapshot of params and state taken first and restored if
+ *   the step fails.
+ * A serving helper runs kernel parts and, on UPDATES_COMMAND, its list of whole parameter updates.
  */
 import { workerData } from 'node:worker_threads';
 import { runStep, type StepInfo, type StepPlan } from '../../engine.js';
 import { FisheroptError } from '../../errors.js';
 import { KERNEL_NAMES, type Kernels } from '../../kernels.js';
 import { instantiateWasm } from '../wasm.js';
-import { parallelKernels } from './parallel-kernels.js';
-import { ARGS_STRIDE, controlViews, CRASH, DEAD, DONE, ERR, EXIT, READY, SEQ, SPIN, SPIN_POLLS, TAG } from './protocol.js';
+import { Dispatcher, parallelKernels } from './parallel-kernels.js';
+import { clearError, poolUpdates, runUpdateList, UPDATES_COMMAND } from './updates.js';
+import { ARGS_STRIDE, controlViews, CRASH, CRASH_AT, DEAD, DONE, ERR, EXIT, READY, SEQ, SPIN, SPIN_POLLS, TAG } from './protocol.js';
 
 export interface PoolWorkerData {
   module: WebAssembly.Module;
@@ -19,6 +22,8 @@ export interface PoolWorkerData {
   control: SharedArrayBuffer;
   helperScratch: number[];
   minWork: number;
+  /** The plan channel of parameter updates run on several threads (`updates.ts`). */
+  channel: SharedArrayBuffer;
 }
 
 export type PoolTask =
@@ -64,20 +69,26 @@ function serve(slot: number): void {
       const tag = Atomics.load(i32, TAG + slot);
       if (tag === lastRun) continue; // woken for a command of other helpers
       lastRun = tag;
-      const crash = Atomics.load(i32, CRASH);
+      const base = slot * ARGS_STRIDE;
+      const kid = args[base];
+      if (kid === UPDATES_COMMAND) clearError(data.channel, slot);
+      const crash = Atomics.load(i32, CRASH_AT) === 1 && kid !== UPDATES_COMMAND ? 0 : Atomics.load(i32, CRASH);
       if (crash === slot + 1) {
         Atomics.store(i32, CRASH, 0);
         process.exit(1); // test hook: this worker thread dies mid-step
       }
-      const base = slot * ARGS_STRIDE;
       let err = 0;
       try {
         if (crash === -(slot + 1)) {
           Atomics.store(i32, CRASH, 0);
           throw new Error('test hook: a kernel throws');
         }
-        const a = Array.from(args.subarray(base + 2, base + 2 + args[base + 1]));
-        results[slot] = (fns[args[base]](...a) as number | undefined) ?? 0;
+        if (kid === UPDATES_COMMAND) {
+          runUpdateList(data.channel, slot, local!, data.memory);
+        } else {
+          const a = Array.from(args.subarray(base + 2, base + 2 + args[base + 1]));
+          results[slot] = (fns[kid](...a) as number | undefined) ?? 0;
+        }
       } catch {
         err = 1;
       }
@@ -92,6 +103,7 @@ function serve(slot: number): void {
 
 function step(plan: StepPlan, snapshot: [number, number, number][]): StepReply {
   const k = parallelKernels(kernels(), ctl, data.helperScratch, data.minWork);
+  const updates = poolUpdates(new Dispatcher(ctl, data.helperScratch.length), data.channel, kernels(), data.minWork);
   try {
     for (const [src, n, backup] of snapshot) k.copy(backup, src, n);
   } catch (e) {
@@ -99,7 +111,7 @@ function step(plan: StepPlan, snapshot: [number, number, number][]): StepReply {
     return { error: { code: 'WORKER_FAILED', message: (e as Error).message }, restored: true };
   }
   try {
-    return { info: runStep(plan, k, data.memory) };
+    return { info: runStep(plan, k, data.memory, undefined, updates) };
   } catch (e) {
     try {
       for (const [src, n, backup] of snapshot) k.copy(src, backup, n);

@@ -34,6 +34,7 @@ import { check, type Options } from '../../options.js';
 import { F32_EPS } from '../adafactor.js';
 import { numel, type OptimizerDef, type ParamRef, type StepContext } from '../types.js';
 import { GEMM_SCRATCH_BYTES, isRefresh, layout, rotateIn, rotateOut, type Side } from './common.js';
+import { refreshes, sides, svdCost } from '../cost.js';
 
 const scratch = (shape: readonly number[]) => {
   const [m, n] = shape;
@@ -47,6 +48,10 @@ export const adadiagAdafactor: OptimizerDef = {
   name: 'adadiagAdafactor',
   summary: 'AdaDiag with Adafactor: factored second moment in the singular basis of the gradient (smaller side)',
   matrixOnly: true,
+  cost(shape, o, t) {
+    const { d, N } = sides(shape);
+    return 40 * d * N + 4 * d * d * N + (refreshes(t, o.updateInterval) ? svdCost(d, N) : 0);
+  },
   schema: {
     lr: { default: 1e-2, check: check.nonNegative(), doc: 'learning rate η (external, no relative step)' },
     beta2Decay: { default: -0.8, check: check.number(-Infinity, 0), doc: 'τ: the second-moment EMA weight is t^τ' },

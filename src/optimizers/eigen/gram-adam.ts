@@ -10,6 +10,7 @@ import {
   GEMM_SCRATCH_BYTES, adamScalars, beta, gramRefreshBytes, isRefresh, layout, refreshGramBasis, rotateIn, rotateOut, tuple,
   type Side,
 } from './common.js';
+import { eighCost, qrCost, refreshes } from '../cost.js';
 
 export function gramAdamSchema(skipFirstStep: boolean): OptionSchema {
   return {
@@ -53,6 +54,11 @@ export function makeGramAdam(name: string, summary: string, twoSided: boolean, s
     name,
     summary,
     matrixOnly: true,
+    cost(shape, o, t) {
+      const { m, n, left, right } = dims(shape, twoSided);
+      const side = (k: number) => 5 * k * m * n + (o.identityBasis || !refreshes(t, o.updateInterval) ? 0 : t === 1 ? eighCost(k) : 2 * k ** 3 + qrCost(k, k));
+      return 28 * m * n + (left ? side(m) : 0) + (right ? side(n) : 0);
+    },
     schema: gramAdamSchema(skipFirstStep),
     handles: (shape) => shape.length === 2 && shape[0] > 0 && shape[1] > 0,
     slots(shape) {

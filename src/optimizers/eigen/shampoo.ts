@@ -24,6 +24,7 @@ import { check, type Options } from '../../options.js';
 import type { Kernels, Ptr } from '../../kernels.js';
 import { numel, type OptimizerDef, type ParamRef, type StepContext } from '../types.js';
 import { GEMM_SCRATCH_BYTES, isRefresh, layout } from './common.js';
+import { eighCost, refreshes } from '../cost.js';
 
 const scratch = (shape: readonly number[]) => {
   const [m, n] = shape;
@@ -46,6 +47,10 @@ export const shampoo: OptimizerDef = {
   name: 'shampoo',
   summary: 'Shampoo: L^{-1/4}·G·R^{-1/4} from running sums of G·Gᵀ and Gᵀ·G, roots by eigh every K steps',
   matrixOnly: true,
+  cost(shape, o, t) {
+    const [m, n] = shape;
+    return 16 * m * n + 3 * m * n * (m + n) + (refreshes(t, o.updateInterval) ? eighCost(m) + eighCost(n) : 0);
+  },
   schema: {
     lr: { default: 1e-3, check: check.nonNegative(), doc: 'learning rate η' },
     eps: { default: 1e-4, check: check.number(0, Infinity, true), doc: 'ε: L₀ = R₀ = ε·I, and the floor of the eigenvalues before λ^{-1/4}' },

@@ -8,6 +8,7 @@ import { checkLinalgStatus, svdScratchBytes } from '../../kernels/linalg.js';
 import { check, type OptionSchema, type Options } from '../../options.js';
 import { numel, type OptimizerDef, type ParamRef, type StepContext } from '../types.js';
 import { GEMM_SCRATCH_BYTES, adamScalars, beta, isRefresh, layout, oneOf, rotateIn, rotateOut, type Side } from './common.js';
+import { refreshes, sides, svdCost } from '../cost.js';
 
 export function svdAdamSchema(): OptionSchema {
   return {
@@ -43,6 +44,10 @@ export function makeSvdAdam(name: string, summary: string, twoSided: boolean): O
     name,
     summary,
     matrixOnly: true,
+    cost(shape, o, t) {
+      const { d, N } = sides(shape);
+      return 28 * d * N + 4 * d * d * N + (twoSided ? 4 * d * N * N : 0) + (refreshes(t, o.updateInterval) ? svdCost(d, N, twoSided) : 0);
+    },
     schema: svdAdamSchema(),
     handles: (shape) => shape.length === 2 && shape[0] > 0 && shape[1] > 0,
     slots(shape) {

@@ -44,6 +44,7 @@ import { check, type Options } from '../../options.js';
 import type { OptimizerDef } from '../types.js';
 import { backProject, carve, checks, frame, gT, hostRng, limiter, project, sampleDistinct, topLeftRegions, topLeftSingular, type Frame } from './common.js';
 import { rankOf } from './galore.js';
+import { eighCost, qrCost, refreshes, sides } from '../cost.js';
 
 const leadingOf = (shape: readonly number[], o: Options) => Math.min(o.leading as number, rankOf(shape, o));
 
@@ -128,6 +129,11 @@ function makeAlice(name: 'alice' | 'alice0', tracking: boolean): OptimizerDef {
       ? 'Alice: low-rank Eigen-Adam with tracking, switching and compensation (Gong et al. 2025)'
       : 'Alice-0: Alice without tracking (β3 = 0) (Gong et al. 2025)',
     matrixOnly: true,
+    cost(shape, o, t) {
+      const { d, N } = sides(shape);
+      const r = Math.min(o.rank as number, d);
+      return 6 * r * d * N + 40 * r * N + 12 * d * N + (refreshes(t, o.updateInterval) ? 10 * r * d * N + eighCost(r) + qrCost(d, r) : 0);
+    },
     schema: {
       lr: { default: 0.02, check: check.nonNegative(), doc: 'learning rate λ' },
       scale: { default: 0.3, check: check.nonNegative(), doc: 'scale α of the whole update' },

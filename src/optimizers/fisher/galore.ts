@@ -23,6 +23,7 @@ import { KernelFlag } from '../../kernels.js';
 import { check, type Options } from '../../options.js';
 import type { OptimizerDef } from '../types.js';
 import { backProject, carve, checks, frame, project, topLeftRegions, topLeftSingular } from './common.js';
+import { refreshes, sides, svdCost } from '../cost.js';
 
 export const rankOf = (shape: readonly number[], o: Options): number => Math.min(o.rank as number, Math.min(shape[0], shape[1]));
 
@@ -40,6 +41,11 @@ export const galore: OptimizerDef = {
   name: 'galore',
   summary: 'GaLore: Adam on the top-r singular subspace of the gradient (Zhao et al. 2024)',
   matrixOnly: true,
+  cost(shape, o, t) {
+    const { d, N } = sides(shape);
+    const r = Math.min(o.rank as number, d);
+    return 4 * r * d * N + 28 * r * N + 12 * d * N + (refreshes(t, o.updateInterval) ? svdCost(d, N) : 0);
+  },
   schema: {
     lr: { default: 0.02, check: check.nonNegative(), doc: 'learning rate λ' },
     scale: { default: 0.3, check: check.nonNegative(), doc: 'scale α of the projected-back update' },

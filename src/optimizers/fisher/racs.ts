@@ -23,6 +23,7 @@ import { KernelFlag } from '../../kernels.js';
 import { check, type Options } from '../../options.js';
 import type { OptimizerDef } from '../types.js';
 import { carve, checks, limiter } from './common.js';
+import { perElement } from '../cost.js';
 
 const NORM_FLOOR = 1e-30;
 
@@ -35,6 +36,7 @@ export const racs: OptimizerDef = {
   name: 'racs',
   summary: 'RACS: row and column scaled SGD (Gong et al. 2025)',
   matrixOnly: true,
+  cost: (shape, o) => perElement(8 * ((o.iterations as number) + 2))(shape),
   schema: {
     lr: { default: 0.02, check: check.nonNegative(), doc: 'learning rate λ' },
     beta: { default: 0.9, check: checks.beta, doc: 'EMA decay β of the row and column scalings s and q' },
