@@ -143,6 +143,93 @@ export function adafactor_col_var_f32(
   else colLerpLoop<Off>(c, acc, m, n, w, omw);
 }
 
+// @ts-ignore: decorator
+@inline function accAdd(pa: usize, x: v128): void {
+  v128.store(pa, f64x2.add(v128.load(pa), x));
+}
+
+/**
+ * Both factors in one sweep over G (n ≤ COL_BLOCK): each square is formed once and added to its row's
+ * lane sums and to its column's sum; the same operations in the same order as the two kernels apart.
+ * acc starts at 0 (0 + q = q exactly, as row 0's store in `colAccRow<On>`).
+ */
+function factoredVarLoop<SMALL>(r: usize, c: usize, g: usize, acc: usize, m: i32, n: i32, w: f32, omw: f32): void {
+  const n4 = n & ~3;
+  const n8 = n & ~7;
+  const dn = <f64>n;
+  const rowBytes = off4(n);
+  for (let j = 0; j < n; j++) store<f64>(acc + off8(j), 0);
+  let row = g;
+  for (let i = 0; i < m; i++) {
+    let lo = f64x2.splat(0);
+    let hi = f64x2.splat(0);
+    let j = 0;
+    for (; j < n8; j += 8) {
+      const px = row + off4(j);
+      const a = v128.load(px);
+      const b = v128.load(px, 16);
+      const a0 = sqLo(a), a1 = sqHi(a), b0 = sqLo(b), b1 = sqHi(b);
+      lo = f64x2.add(lo, a0);
+      hi = f64x2.add(hi, a1);
+      lo = f64x2.add(lo, b0);
+      hi = f64x2.add(hi, b1);
+      const pa = acc + off8(j);
+      accAdd(pa, a0);
+      accAdd(pa + 16, a1);
+      accAdd(pa + 32, b0);
+      accAdd(pa + 48, b1);
+    }
+    if (j < n4) {
+      const a = v128.load(row + off4(j));
+      const a0 = sqLo(a), a1 = sqHi(a);
+      lo = f64x2.add(lo, a0);
+      hi = f64x2.add(hi, a1);
+      const pa = acc + off8(j);
+      accAdd(pa, a0);
+      accAdd(pa + 16, a1);
+      j += 4;
+    }
+    let s0 = f64x2.extract_lane(lo, 0);
+    let s1 = f64x2.extract_lane(lo, 1);
+    let s2 = f64x2.extract_lane(hi, 0);
+    const s3 = f64x2.extract_lane(hi, 1);
+    if (j < n) {
+      let q = sq(load<f32>(row + off4(j)));
+      s0 += q;
+      store<f64>(acc + off8(j), load<f64>(acc + off8(j)) + q);
+      if (j + 1 < n) {
+        q = sq(load<f32>(row + off4(j + 1)));
+        s1 += q;
+        store<f64>(acc + off8(j + 1), load<f64>(acc + off8(j + 1)) + q);
+        if (j + 2 < n) {
+          q = sq(load<f32>(row + off4(j + 2)));
+          s2 += q;
+          store<f64>(acc + off8(j + 2), load<f64>(acc + off8(j + 2)) + q);
+        }
+      }
+    }
+    const mean = <f32>(((s0 + s1) + (s2 + s3)) / dn);
+    const pr = r + off4(i);
+    store<f32>(pr, lerp<SMALL>(load<f32>(pr), mean, w, omw));
+    row += rowBytes;
+  }
+  colLerpLoop<SMALL>(c, acc, m, n, w, omw);
+}
+
+/**
+ * `adafactor_row_var_f32` and `adafactor_col_var_f32` in one call, bit for bit: one sweep over G when
+ * n ≤ COL_BLOCK (the column sums fit in cache beside the row), else the two kernels.
+ */
+export function adafactor_factored_var_f32(
+  r: usize, c: usize, g: usize, acc: usize, m: i32, n: i32, w: f32, omw: f32, flags: i32,
+): void {
+  if (m <= 0 || n <= 0 || n > COL_BLOCK) {
+    adafactor_row_var_f32(r, g, m, n, w, omw, flags);
+    adafactor_col_var_f32(c, g, acc, m, n, w, omw, flags);
+  } else if ((flags & LERP_SMALL) != 0) factoredVarLoop<On>(r, c, g, acc, m, n, w, omw);
+  else factoredVarLoop<Off>(r, c, g, acc, m, n, w, omw);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Factored update u_ij = f32(f32(1 / f32(sqrt(max(f32(f32(r_i·c_j) / rMean), eps1Sq)))) · g_ij)
 

@@ -1,5 +1,5 @@
 /** fisher kernels: see src/kernels/fisher.ts for the contract; bit-identical to the ref. */
-import { off4, off8 } from './common';
+import { off4 } from './common';
 
 // @ts-ignore: decorator
 @inline function lo64(x: v128): v128 {
@@ -11,59 +11,232 @@ import { off4, off8 } from './common';
   return f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 2, 3));
 }
 
-export function racs_col_weight_f32(out: usize, acc: usize, g: usize, w: usize, m: i32, n: i32): void {
-  const n2 = n & ~1;
-  for (let j = 0; j < n; j++) store<f64>(acc + off8(j), 0);
-  for (let i = 0; i < m; i++) {
-    const row = g + off4(i * n);
-    const wd = <f64>load<f32>(w + off4(i));
-    const wv = f64x2.splat(wd);
-    let j = 0;
-    for (; j < n2; j += 2) {
-      const x = f64x2.promote_low_f32x4(v128.load64_zero(row + off4(j)));
-      const pa = acc + off8(j);
-      v128.store(pa, f64x2.add(v128.load(pa), f64x2.mul(f64x2.mul(x, x), wv)));
-    }
-    if (j < n) {
-      const x = <f64>load<f32>(row + off4(j));
-      store<f64>(acc + off8(j), load<f64>(acc + off8(j)) + (x * x) * wd);
-    }
+// ---------------------------------------------------------------------------------------------------
+// RACS fixed point in f32: one pass over G per iteration (src/kernels/fisher.ts has the exact contract)
+
+/** acc_j ← acc_j + P_ij·qi over one row (P_ij = f32(g_ij·g_ij)), columns in any order (each is its own sum). */
+// @ts-ignore: decorator
+@inline function accumulateRow(acc: usize, row: usize, qi: f32, n: i32): void {
+  const qv = f32x4.splat(qi);
+  const n8 = n & ~7;
+  const n4 = n & ~3;
+  let j = 0;
+  for (; j < n8; j += 8) {
+    const o = off4(j);
+    const a = v128.load(row + o);
+    const b = v128.load(row + o, 16);
+    v128.store(acc + o, f32x4.add(v128.load(acc + o), f32x4.mul(f32x4.mul(a, a), qv)));
+    v128.store(acc + o, f32x4.add(v128.load(acc + o, 16), f32x4.mul(f32x4.mul(b, b), qv)), 16);
   }
-  for (let j = 0; j < n; j++) store<f32>(out + off4(j), <f32>load<f64>(acc + off8(j)));
+  if (j < n4) {
+    const o = off4(j);
+    const a = v128.load(row + o);
+    v128.store(acc + o, f32x4.add(v128.load(acc + o), f32x4.mul(f32x4.mul(a, a), qv)));
+    j += 4;
+  }
+  for (; j < n; j++) {
+    const x = load<f32>(row + off4(j));
+    store<f32>(acc + off4(j), load<f32>(acc + off4(j)) + (x * x) * qi);
+  }
 }
 
-export function racs_row_weight_f32(out: usize, g: usize, w: usize, m: i32, n: i32): void {
-  const n4 = n & ~3;
-  for (let i = 0; i < m; i++) {
-    const row = g + off4(i * n);
-    let lo = f64x2.splat(0);
-    let hi = f64x2.splat(0);
-    let j = 0;
-    for (; j < n4; j += 4) {
-      const a = v128.load(row + off4(j));
-      const b = v128.load(w + off4(j));
-      const al = lo64(a), ah = hi64(a);
-      lo = f64x2.add(lo, f64x2.mul(f64x2.mul(al, al), lo64(b)));
-      hi = f64x2.add(hi, f64x2.mul(f64x2.mul(ah, ah), hi64(b)));
-    }
-    let s0 = f64x2.extract_lane(lo, 0);
-    let s1 = f64x2.extract_lane(lo, 1);
-    let s2 = f64x2.extract_lane(hi, 0);
-    const s3 = f64x2.extract_lane(hi, 1);
-    if (j < n) {
-      let x = <f64>load<f32>(row + off4(j));
-      s0 += (x * x) * <f64>load<f32>(w + off4(j));
-      if (j + 1 < n) {
-        x = <f64>load<f32>(row + off4(j + 1));
-        s1 += (x * x) * <f64>load<f32>(w + off4(j + 1));
-        if (j + 2 < n) {
-          x = <f64>load<f32>(row + off4(j + 2));
-          s2 += (x * x) * <f64>load<f32>(w + off4(j + 2));
-        }
-      }
-    }
-    store<f32>(out + off4(i), <f32>((s0 + s1) + (s2 + s3)));
+/**
+ * Σ_j f32(P_ij·w_j) in eight f32 lane sums (lane j mod 8, each in increasing j), combined as
+ * c_l = s_l + s_{l+4}, then (c_0 + c_1) + (c_2 + c_3).
+ */
+// @ts-ignore: decorator
+@inline function rowDot(row: usize, w: usize, n: i32): f32 {
+  const n8 = n & ~7;
+  let lo = f32x4.splat(0);
+  let hi = f32x4.splat(0);
+  let j = 0;
+  for (; j < n8; j += 8) {
+    const o = off4(j);
+    const a = v128.load(row + o);
+    const b = v128.load(row + o, 16);
+    lo = f32x4.add(lo, f32x4.mul(f32x4.mul(a, a), v128.load(w + o)));
+    hi = f32x4.add(hi, f32x4.mul(f32x4.mul(b, b), v128.load(w + o, 16)));
   }
+  if (j + 4 <= n) {
+    const o = off4(j);
+    const a = v128.load(row + o);
+    lo = f32x4.add(lo, f32x4.mul(f32x4.mul(a, a), v128.load(w + o)));
+    j += 4;
+  }
+  if (j < n) {
+    // Tail (at most 3 elements) into lanes (j mod 8): the low half when j ≡ 0 (mod 8), else the high half.
+    let t = f32x4.splat(0);
+    t = f32x4.replace_lane(t, 0, sqMul(row, w, j));
+    if (j + 1 < n) t = f32x4.replace_lane(t, 1, sqMul(row, w, j + 1));
+    if (j + 2 < n) t = f32x4.replace_lane(t, 2, sqMul(row, w, j + 2));
+    // Adding +0 to a lane without a tail element leaves it unchanged: a lane sum that starts at +0 is
+    // never −0 in round-to-nearest.
+    if ((j & 7) == 0) lo = f32x4.add(lo, t);
+    else hi = f32x4.add(hi, t);
+  }
+  const c = f32x4.add(lo, hi);
+  return (f32x4.extract_lane(c, 0) + f32x4.extract_lane(c, 1)) + (f32x4.extract_lane(c, 2) + f32x4.extract_lane(c, 3));
+}
+
+// @ts-ignore: decorator
+@inline function sqMul(row: usize, w: usize, j: i32): f32 {
+  const x = load<f32>(row + off4(j));
+  return (x * x) * load<f32>(w + off4(j));
+}
+
+/** acc_j ← acc_j + P_ij·qi for j in [j0, n) of one row. */
+// @ts-ignore: decorator
+@inline function accumulateRange(acc: usize, row: usize, qi: f32, j0: i32, n: i32): void {
+  const qv = f32x4.splat(qi);
+  let j = j0;
+  for (; j + 4 <= n; j += 4) {
+    const o = off4(j);
+    const a = v128.load(row + o);
+    v128.store(acc + o, f32x4.add(v128.load(acc + o), f32x4.mul(f32x4.mul(a, a), qv)));
+  }
+  for (; j < n; j++) {
+    const x = load<f32>(row + off4(j));
+    store<f32>(acc + off4(j), load<f32>(acc + off4(j)) + (x * x) * qi);
+  }
+}
+
+/**
+ * The row-dot terms of columns [j, n) (j ≡ 0 mod 8, n − j < 8) for the low (lanes j mod 8 < 4) or high
+ * half, as one f32x4 to add to that half's lane sums (lanes without a term get +0, which changes nothing).
+ */
+// @ts-ignore: decorator
+@inline function rowDotTail(row: usize, w: usize, j: i32, n: i32, low: bool): v128 {
+  let t = f32x4.splat(0);
+  const j0 = low ? j : j + 4;
+  if (j0 < n) t = f32x4.replace_lane(t, 0, sqMul(row, w, j0));
+  if (j0 + 1 < n) t = f32x4.replace_lane(t, 1, sqMul(row, w, j0 + 1));
+  if (j0 + 2 < n) t = f32x4.replace_lane(t, 2, sqMul(row, w, j0 + 2));
+  if (j0 + 3 < n) t = f32x4.replace_lane(t, 3, sqMul(row, w, j0 + 3));
+  return t;
+}
+
+/** acc_j ← Σ_i f32(g_ij·g_ij), rows in order, in f32: (G⊙G)ᵀ·1. */
+export function racs_col_sq_f32(acc: usize, g: usize, m: i32, n: i32): void {
+  for (let j = 0; j < n; j++) store<f32>(acc + off4(j), 0);
+  const rowBytes = off4(n);
+  let row = g;
+  for (let i = 0; i < m; i++) {
+    accumulateRow(acc, row, 1, n);
+    row += rowBytes;
+  }
+}
+
+/**
+ * One fused fixed-point pass: for each row i in order, q_i ← f32(b·rowDot_i(w)), then acc_j ← acc_j +
+ * f32(P_ij·q_i) while the row is in cache. acc starts at 0.
+ */
+export function racs_fixed_pass_f32(q: usize, acc: usize, g: usize, w: usize, m: i32, n: i32, b: f32): void {
+  for (let j = 0; j < n; j++) store<f32>(acc + off4(j), 0);
+  if (m <= 0) return;
+  const rowBytes = off4(n);
+  // Row i's dot runs in the same sweep as the accumulation of row i − 1 (both rows in L1).
+  let prev = g;
+  let qp = b * rowDot(prev, w, n);
+  store<f32>(q, qp);
+  const n8 = n & ~7;
+  for (let i = 1; i < m; i++) {
+    const row = prev + rowBytes;
+    const qv = f32x4.splat(qp);
+    let lo = f32x4.splat(0);
+    let hi = f32x4.splat(0);
+    let j = 0;
+    for (; j < n8; j += 8) {
+      const o = off4(j);
+      const a = v128.load(row + o);
+      const e = v128.load(row + o, 16);
+      lo = f32x4.add(lo, f32x4.mul(f32x4.mul(a, a), v128.load(w + o)));
+      hi = f32x4.add(hi, f32x4.mul(f32x4.mul(e, e), v128.load(w + o, 16)));
+      const x = v128.load(prev + o);
+      const y = v128.load(prev + o, 16);
+      v128.store(acc + o, f32x4.add(v128.load(acc + o), f32x4.mul(f32x4.mul(x, x), qv)));
+      v128.store(acc + o, f32x4.add(v128.load(acc + o, 16), f32x4.mul(f32x4.mul(y, y), qv)), 16);
+    }
+    if (j < n) {
+      lo = f32x4.add(lo, rowDotTail(row, w, j, n, true));
+      hi = f32x4.add(hi, rowDotTail(row, w, j, n, false));
+      accumulateRange(acc, prev, qp, j, n);
+    }
+    const c = f32x4.add(lo, hi);
+    qp = b * ((f32x4.extract_lane(c, 0) + f32x4.extract_lane(c, 1)) + (f32x4.extract_lane(c, 2) + f32x4.extract_lane(c, 3)));
+    store<f32>(q + off4(i), qp);
+    prev = row;
+  }
+  accumulateRange(acc, prev, qp, 0, n);
+}
+
+/**
+ * The last pass: q_i ← f32(b·rowDot_i(w)) and t_i ← rowDot_i(c⊙c) (the weights f32(c_j·c_j)) in the same
+ * sweep over row i.
+ */
+export function racs_final_pass_f32(q: usize, t: usize, g: usize, w: usize, c: usize, m: i32, n: i32, b: f32): void {
+  const n8 = n & ~7;
+  const rowBytes = off4(n);
+  let row = g;
+  for (let i = 0; i < m; i++) {
+    let lo = f32x4.splat(0);
+    let hi = f32x4.splat(0);
+    let tlo = f32x4.splat(0);
+    let thi = f32x4.splat(0);
+    let j = 0;
+    for (; j < n8; j += 8) {
+      const o = off4(j);
+      const a = v128.load(row + o);
+      const e = v128.load(row + o, 16);
+      const pa = f32x4.mul(a, a);
+      const pe = f32x4.mul(e, e);
+      const ca = v128.load(c + o);
+      const ce = v128.load(c + o, 16);
+      lo = f32x4.add(lo, f32x4.mul(pa, v128.load(w + o)));
+      hi = f32x4.add(hi, f32x4.mul(pe, v128.load(w + o, 16)));
+      tlo = f32x4.add(tlo, f32x4.mul(pa, f32x4.mul(ca, ca)));
+      thi = f32x4.add(thi, f32x4.mul(pe, f32x4.mul(ce, ce)));
+    }
+    if (j + 4 <= n) {
+      const o = off4(j);
+      const a = v128.load(row + o);
+      const pa = f32x4.mul(a, a);
+      const ca = v128.load(c + o);
+      lo = f32x4.add(lo, f32x4.mul(pa, v128.load(w + o)));
+      tlo = f32x4.add(tlo, f32x4.mul(pa, f32x4.mul(ca, ca)));
+      j += 4;
+    }
+    if (j < n) {
+      let d = f32x4.splat(0);
+      let e = f32x4.splat(0);
+      for (let l = 0; j + l < n; l++) {
+        const x = load<f32>(row + off4(j + l));
+        const px = x * x;
+        const cj = load<f32>(c + off4(j + l));
+        const dv = px * load<f32>(w + off4(j + l));
+        const ev = px * (cj * cj);
+        if (l == 0) { d = f32x4.replace_lane(d, 0, dv); e = f32x4.replace_lane(e, 0, ev); }
+        else if (l == 1) { d = f32x4.replace_lane(d, 1, dv); e = f32x4.replace_lane(e, 1, ev); }
+        else { d = f32x4.replace_lane(d, 2, dv); e = f32x4.replace_lane(e, 2, ev); }
+      }
+      if ((j & 7) == 0) { lo = f32x4.add(lo, d); tlo = f32x4.add(tlo, e); }
+      else { hi = f32x4.add(hi, d); thi = f32x4.add(thi, e); }
+    }
+    const s = f32x4.add(lo, hi);
+    const u = f32x4.add(tlo, thi);
+    store<f32>(q + off4(i), b * ((f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1)) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3))));
+    store<f32>(t + off4(i), (f32x4.extract_lane(u, 0) + f32x4.extract_lane(u, 1)) + (f32x4.extract_lane(u, 2) + f32x4.extract_lane(u, 3)));
+    row += rowBytes;
+  }
+}
+
+/** Σ_i f32(r_i·r_i)·t_i in f64 (each term exact in f64), in order i = 0..m−1. */
+export function racs_norm_sq_f32(r: usize, t: usize, m: i32): f64 {
+  let s: f64 = 0;
+  for (let i = 0; i < m; i++) {
+    const ri = load<f32>(r + off4(i));
+    s += <f64>(ri * ri) * <f64>load<f32>(t + off4(i));
+  }
+  return s;
 }
 
 export function racs_rsqrt_f32(out: usize, x: usize, n: i32, floor: f32): void {

@@ -11,6 +11,7 @@ export { scale_f32, axpy_f32, copy_f32, fill_f32, fill_uniform_f32, add_diag_f32
 export {
   adafactor_row_var_f32,
   adafactor_col_var_f32,
+  adafactor_factored_var_f32,
   adafactor_factored_sumsq_f32,
   adafactor_factored_apply_f32,
   adafactor_vec_var_f32,

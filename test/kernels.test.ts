@@ -285,6 +285,9 @@ describe('hand-checked values', () => {
       (k, p) => k.adafactorColVar(p.c, p.g, p.acc, 2, 2, 1, 0, 0));
     expect([...col.out.c]).toEqual([5, 10]);
     expect([...col.out.acc]).toEqual([10, 20]);
+    const both = check('adafactorFactoredVar', '2×2 w=1', { r: new Float32Array([7, 7]), c: new Float32Array([7, 7]), g, acc: new Float64Array(2) },
+      (k, p) => k.adafactorFactoredVar(p.r, p.c, p.g, p.acc, 2, 2, 1, 0, 0));
+    expect([...both.out.r, ...both.out.c, ...both.out.acc]).toEqual([2.5, 12.5, 5, 10, 10, 20]);
     // Row sums in lane order, lanes reset per row: [2^27, 2^15, 1, 1, 0, 0, 1, 1] has s0 = 2^54,
     // s1 = 2^30, s2 = s3 = 2, so (s0 + s1) + (s2 + s3) = 2^54 + 2^30 + 4 and the mean (÷8) rounds up to
     // the f32 2^51 + 2^28. Left-to-right, or ((s0 + s1) + s2) + s3, gives 2^54 + 2^30: an f32 tie that
@@ -457,6 +460,9 @@ describe('wasm kernels equal ref bit for bit', () => {
               (k, p) => k.adafactorRowVar(p.r, p.g, m, n, w, omw(w), flags), { misalign });
             check('adafactorColVar', label, { c: randPos(n), g, acc: new Float64Array(n).fill(123.5) },
               (k, p) => k.adafactorColVar(p.c, p.g, p.acc, m, n, w, omw(w), flags), { misalign });
+            // both factors in one call (ref: the two kernels in turn), from the same inputs
+            check('adafactorFactoredVar', label, { r: randPos(m), c: randPos(n, 5), g, acc: new Float64Array(n).fill(123.5) },
+              (k, p) => k.adafactorFactoredVar(p.r, p.c, p.g, p.acc, m, n, w, omw(w), flags), { misalign });
           }
         }
       }

@@ -124,6 +124,12 @@ export interface ElementwiseKernels {
   adafactorColVar(c: Ptr, g: Ptr, acc: Ptr, m: number, n: number, w: number, omw: number, flags: number): void;
 
   /**
+   * `adafactorRowVar(r, g, m, n, …)` and `adafactorColVar(c, g, acc, m, n, …)` in one call, with the same
+   * results bit for bit; the wasm kernel reads G once (each square feeds its row and its column sum).
+   */
+  adafactorFactoredVar(r: Ptr, c: Ptr, g: Ptr, acc: Ptr, m: number, n: number, w: number, omw: number, flags: number): void;
+
+  /**
    * Factored Adafactor update u_ij = f32(f32(1 / f32(sqrt(max(f32(f32(r_i·c_j) / rMean), eps1Sq)))) · g_ij).
    * Returns Σ u_ij² (rows in order, each row's elements in lane order over j, sharing the four lane sums).
    */
@@ -144,6 +150,6 @@ export interface ElementwiseKernels {
 
 export const ELEMENTWISE_KERNELS = [
   'sumsq', 'scale', 'axpy', 'copy', 'fill', 'fillUniform', 'addDiag', 'sgd', 'adam', 'lerp', 'adamDirection',
-  'adafactorRowVar', 'adafactorColVar', 'adafactorFactoredSumsq', 'adafactorFactoredApply',
+  'adafactorRowVar', 'adafactorColVar', 'adafactorFactoredVar', 'adafactorFactoredSumsq', 'adafactorFactoredApply',
   'adafactorVecVar', 'adafactorVecSumsq', 'adafactorVecApply',
 ] as const satisfies readonly (keyof ElementwiseKernels)[];

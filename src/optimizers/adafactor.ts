@@ -14,7 +14,8 @@
  * State for a tensor of shape [..., m, n] with B = product of leading dims: B·(m + n) floats;
  * for rank ≤ 1: numel floats. stateBytes = 4·B·(m + n), or 4·numel. (The step counter is global.)
  * Defaults are torch's: lr 1e-2, beta2Decay −0.8, eps [null, 1e-3], d 1, weightDecay 0.
- * The update U is never stored: one pass computes Σ U² and a second applies it (scratch: n f64).
+ * Passes over G per factored matrix: one for both factors (`adafactorFactoredVar`), one for Σ U² and one
+ * to apply U, which is never stored (scratch: n f64); RMS(θ) is one more pass over θ.
  */
 import { KernelFlag } from '../kernels.js';
 import { check, type Options } from '../options.js';
@@ -81,8 +82,7 @@ export const adafactor: OptimizerDef = {
         const g = p.g + 4 * b * m * n;
         const r = p.slots.rowVar + 4 * b * m;
         const c = p.slots.colVar + 4 * b * n;
-        k.adafactorRowVar(r, g, m, n, w, omw, flags);
-        k.adafactorColVar(c, g, ctx.scratch, m, n, w, omw, flags);
+        k.adafactorFactoredVar(r, c, g, ctx.scratch, m, n, w, omw, flags);
         // torch: row_var.mean(dim=-2).clamp_(min=eps1), an f32 value
         const rows = new Float32Array(ctx.memory.buffer, r, m);
         let s = 0;

@@ -169,9 +169,10 @@ export function polar(g: ArrayLike<number>, m: number, n: number): number[] {
  * A 2-layer MLP classifier 4-16-3 (ReLU, softmax cross-entropy, full batch) on a fixed synthetic data
  * set: 3 Gaussian blobs in 4-D (40 points each, centers ±1.5 apart, unit noise; seeded). The weights
  * w1 (16×4), w2 (3×16) go to the optimizer under test, the biases to the AdamW fallback (lr 0.01).
- * Returns [initial loss, final loss] after `steps` steps.
+ * Returns [initial loss, final loss] after `steps` steps; on `pool` (2 threads) each step is awaited and
+ * the pool is closed at the end.
  */
-export async function trainMlp(optimizer: string, options: Record<string, unknown>, steps: number, backend: BackendName): Promise<[number, number]> {
+export async function trainMlp(optimizer: string, options: Record<string, unknown>, steps: number, backend: BackendName | 'pool'): Promise<[number, number]> {
   const N = 120, D = 4, H = 16, C = 3;
   const noise = randomF32(N * D, 77);
   const centers = [[1.5, 0, -1.5, 0], [-1.5, 1.5, 0, 0], [0, -1.5, 1.5, 1.5]];
@@ -187,6 +188,7 @@ export async function trainMlp(optimizer: string, options: Record<string, unknow
       w2: { shape: [C, H], data: randomF32(C * H, 79, 0.25) }, b2: { shape: [C] },
     },
     fallback: { pattern: null, options: { lr: 0.01 } } as never,
+    ...(backend === 'pool' ? { threads: 2 } : {}),
   });
   const pass = (backward: boolean): number => {
     const w1 = opt.param('w1'), b1 = opt.param('b1'), w2 = opt.param('w2'), b2 = opt.param('b2');
@@ -226,10 +228,14 @@ export async function trainMlp(optimizer: string, options: Record<string, unknow
     if (backward) opt.setGrads({ w1: Float32Array.from(gw1), b1: Float32Array.from(gb1), w2: Float32Array.from(gw2), b2: Float32Array.from(gb2) });
     return loss / N;
   };
-  const first = pass(false);
-  for (let s = 0; s < steps; s++) {
-    pass(true);
-    opt.step();
+  try {
+    const first = pass(false);
+    for (let s = 0; s < steps; s++) {
+      pass(true);
+      await opt.step(); // a promise on pool
+    }
+    return [first, pass(false)];
+  } finally {
+    await opt.close();
   }
-  return [first, pass(false)];
 }

@@ -1,7 +1,7 @@
 /**
  * Conformance of the fisher kernels (src/kernels/fisher.ts): wasm against the ref oracle, bit for bit
- * (every kernel here is specified bit-exactly: f64 sums of exactly-formed terms in a fixed order, f32
- * products in the written order), on odd sizes, plus hand-computed values pinning down the ref.
+ * (every kernel here is specified bit-exactly: every operation rounded as written, sums in a fixed
+ * order), on odd sizes, plus hand-computed values pinning down the ref.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Arena } from '../../dist/arena.js';
@@ -44,21 +44,28 @@ function inputs(n: number, seed: number, positive = false): Float32Array {
 
 describe('fisher kernels: wasm = ref bit for bit', () => {
   it('lists every kernel', () => {
-    expect([...FISHER_KERNELS].sort()).toEqual(['racsColWeight', 'racsRowWeight', 'racsRsqrt', 'racsScaledApply', 'racsScaledSumsq']);
+    expect([...FISHER_KERNELS].sort()).toEqual([
+      'racsColSq', 'racsFinalPass', 'racsFixedPass', 'racsNormSq', 'racsRsqrt', 'racsScaledApply', 'racsScaledSumsq',
+    ]);
   });
 
-  it.each(MATRICES)('racsColWeight / racsRowWeight %i×%i', (m, n) => {
+  // widths around the 8-lane row dot: tails of 1..7 with and without the 4-wide block
+  const PASS_SHAPES: [number, number][] = [...MATRICES, [3, 8], [2, 9], [2, 12], [2, 13], [2, 15], [2, 16], [6, 23]];
+  it.each(PASS_SHAPES)('racsColSq / racsFixedPass / racsFinalPass / racsNormSq %i×%i', (m, n) => {
     const g = inputs(m * n, m * 31 + n);
-    const wq = inputs(m, 7 + m, true), ws = inputs(n, 9 + n, true);
-    const gp = put(g), qp = put(wq), sp = put(ws);
-    const [o1, o2, r1, r2] = [put(n), put(n), put(m), put(m)];
-    const acc = arena.alloc(8 * n + 16);
-    ref.racsColWeight(o1, acc, gp, qp, m, n);
-    wasm.racsColWeight(o2, acc, gp, qp, m, n);
-    expect(firstBitDiff(view(o1, n), view(o2, n))).toBe(-1);
-    ref.racsRowWeight(r1, gp, sp, m, n);
-    wasm.racsRowWeight(r2, gp, sp, m, n);
-    expect(firstBitDiff(view(r1, m), view(r2, m))).toBe(-1);
+    for (let k = 3; k < m * n; k += 7) g[k] = [1e-30, 3e18][k % 2]; // squares that flush to 0 and overflow to ∞
+    const w = inputs(n, 9 + n, true), c = inputs(n, 5 + n, true);
+    const gp = put(g), wp = put(w), cp = put(c);
+    const run = (k: Kernels) => {
+      const [acc, acc2, q, q2, t] = [put(n), put(n), put(m), put(m), put(m)];
+      k.racsColSq(acc, gp, m, n);
+      k.racsFixedPass(q, acc2, gp, wp, m, n, 0.37);
+      k.racsFinalPass(q2, t, gp, wp, cp, m, n, 1.7);
+      return { acc: view(acc, n), acc2: view(acc2, n), q: view(q, m), q2: view(q2, m), t: view(t, m), norm: k.racsNormSq(q, t, m) };
+    };
+    const a = run(ref), b = run(wasm);
+    for (const key of ['acc', 'acc2', 'q', 'q2', 't'] as const) expect(firstBitDiff(a[key], b[key]), key).toBe(-1);
+    expect(Object.is(a.norm, b.norm)).toBe(true);
   });
 
   it.each([0, 1, 3, 4, 5, 9, 33])('racsRsqrt n=%i', (n) => {
@@ -83,18 +90,28 @@ describe('fisher kernels: wasm = ref bit for bit', () => {
 });
 
 describe('fisher kernels: hand-computed values (ref and wasm)', () => {
-  it('weighted sums, rsqrt, scaled sumsq and apply on G = [[1, −2, 3], [4, 0, −1]]', () => {
+  it('fixed-point passes, rsqrt, scaled sumsq and apply on G = [[1, −2, 3], [4, 0, −1]]', () => {
     const gp = put(new Float32Array([1, -2, 3, 4, 0, -1]));
     const q = put(new Float32Array([2, 0.5]));
     const s = put(new Float32Array([1, 3, 0.25]));
     for (const k of [ref, wasm]) {
-      const cw = put(3), rw = put(2), acc = arena.alloc(32);
-      // (G⊙G)ᵀ·q: col 0: 1·2 + 16·0.5 = 10; col 1: 4·2 + 0 = 8; col 2: 9·2 + 1·0.5 = 18.5
-      k.racsColWeight(cw, acc, gp, q, 2, 3);
-      expect([...view(cw, 3)]).toEqual([10, 8, 18.5]);
-      // (G⊙G)·s: row 0: 1 + 4·3 + 9·0.25 = 15.25; row 1: 16 + 0 + 0.25 = 16.25
-      k.racsRowWeight(rw, gp, s, 2, 3);
-      expect([...view(rw, 2)]).toEqual([15.25, 16.25]);
+      // Pᵀ·1: [1 + 16, 4 + 0, 9 + 1] = [17, 4, 10]
+      const acc = put(3);
+      k.racsColSq(acc, gp, 2, 3);
+      expect([...view(acc, 3)]).toEqual([17, 4, 10]);
+      // q_i = b·(P·s)_i with b = 2: row 0: 1 + 4·3 + 9·0.25 = 15.25 → 30.5; row 1: 16 + 0 + 0.25 = 16.25 → 32.5;
+      // then Pᵀq: col 0: 1·30.5 + 16·32.5 = 550.5; col 1: 4·30.5 = 122; col 2: 9·30.5 + 1·32.5 = 307
+      const qo = put(2), acc2 = put(3);
+      k.racsFixedPass(qo, acc2, gp, s, 2, 3, 2);
+      expect([...view(qo, 2)]).toEqual([30.5, 32.5]);
+      expect([...view(acc2, 3)]).toEqual([550.5, 122, 307]);
+      // final pass with weights c = [1, 0.5, 2] (squares 1, 0.25, 4): t = [1 + 1 + 36, 16 + 0 + 4] = [38, 20];
+      // q as above with b = 1; Σ r_i²·t_i with r = [1, 2]: 38 + 4·20 = 118 (= Σu² of the scaled matrix below)
+      const q2 = put(2), t = put(2), cc = put(new Float32Array([1, 0.5, 2]));
+      k.racsFinalPass(q2, t, gp, s, cc, 2, 3, 1);
+      expect([...view(q2, 2)]).toEqual([15.25, 16.25]);
+      expect([...view(t, 2)]).toEqual([38, 20]);
+      expect(k.racsNormSq(put(new Float32Array([1, 2])), t, 2)).toBe(118);
       // 1/√max(x, 0.01): 4 → 0.5, 0.0001 → 1/√0.01 = 10, 0.25 → 2
       const x = put(new Float32Array([4, 1e-4, 0.25])), o = put(3);
       k.racsRsqrt(o, x, 3, 0.01);

@@ -163,6 +163,11 @@ export class RefElementwise implements ElementwiseKernels {
     for (let j = 0; j < n; j++) a[oc + j] = lerp(a[oc + j], f(d[oa + j] / m), w32, omw32, small);
   }
 
+  adafactorFactoredVar(r: Ptr, c: Ptr, g: Ptr, acc: Ptr, m: number, n: number, w: number, omw: number, flags: number): void {
+    this.adafactorRowVar(r, g, m, n, w, omw, flags);
+    this.adafactorColVar(c, g, acc, m, n, w, omw, flags);
+  }
+
   private factoredU(gij: number, ri: number, cj: number, rMean: number, eps1Sq: number): number {
     const v = Math.max(f(f(ri * cj) / rMean), eps1Sq);
     return f(f(1 / f(Math.sqrt(v))) * gij);

@@ -101,8 +101,7 @@ export const adadiagAdafactor: OptimizerDef = {
     const omw = Math.fround(1 - w);
     const flags = Math.abs(w) < 0.5 ? KernelFlag.LERP_SMALL : 0;
     const r = p.slots.rowVar, c = p.slots.colVar;
-    k.adafactorRowVar(r, gt, m, n, w, omw, flags);
-    k.adafactorColVar(c, gt, sc + off.acc, m, n, w, omw, flags);
+    k.adafactorFactoredVar(r, c, gt, sc + off.acc, m, n, w, omw, flags);
     const rows = new Float32Array(ctx.memory.buffer, r, m);
     let sum = 0;
     for (let i = 0; i < m; i++) sum += rows[i];
