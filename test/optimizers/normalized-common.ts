@@ -56,12 +56,21 @@ export function gradientLike(m: number, n: number, seed: number): Float32Array {
 
 /**
  * Train ½·mean‖A·W − B‖² (helpers/problems.ts, k samples, W m×n from 0) for `steps` steps with a cosine
- * schedule; returns [initial loss, final loss].
+ * schedule; returns [initial loss, final loss, floor], where floor is the least loss with W·1 = 0: the
+ * loss at W*·(I − 11ᵀ/n) (the residual splits into a part in W's row-centered space and W*'s row means),
+ * the best an optimizer whose updates have centered rows (SWAN's GradNorm) can reach from W = 0.
  */
 export async function trainLsq(
   optimizer: string, options: Record<string, unknown>, m: number, n: number, steps: number, backend: BackendName | 'pool',
-): Promise<[number, number]> {
+): Promise<[number, number, number]> {
   const f = leastSquares(48, m, n, 77);
+  const centered = Float32Array.from(f.wStar);
+  for (let i = 0; i < m; i++) {
+    let mean = 0;
+    for (let j = 0; j < n; j++) mean += f.wStar[i * n + j] / n;
+    for (let j = 0; j < n; j++) centered[i * n + j] = f.wStar[i * n + j] - mean;
+  }
+  const floor = f(centered)[0];
   const opt = await createOptimizer({
     optimizer, options, backend, params: { w: { shape: [m, n] } },
     schedule: { type: 'cosine', warmupSteps: 10, totalSteps: steps, minLrRatio: 0.01 },
@@ -72,7 +81,7 @@ export async function trainLsq(
       opt.setGrads({ w: f(opt.param('w'))[1] });
       await opt.step();
     }
-    return [l0, f(opt.param('w'))[0]];
+    return [l0, f(opt.param('w'))[0], floor];
   } finally {
     await opt.close();
   }
