@@ -101,3 +101,11 @@ export type Off = f32;
 @inline export function off8(i: i32): usize {
   return <usize>i << 3;
 }
+
+/** `normScale`'s scale: f32(√(t/s)) with the quotient and root in f64; 0 for s = 0 or beyond the f32 range. */
+// @ts-ignore: decorator
+@inline export function normScaleOf(s: f64, t: f64): f32 {
+  if (s == 0) return 0;
+  const r = <f32>Math.sqrt(t / s);
+  return r == Infinity ? 0 : r;
+}

@@ -1,5 +1,5 @@
 /**
- * Elementwise kernels: scale, axpy, copy, fill, addDiag, lerp, the fused SGD / Adam(W) steps and Adam's direction.
+ * Elementwise kernels: scale, axpy, copy, fill, addDiag, normScale, lerp, the fused SGD / Adam(W) steps and Adam's direction.
  *
  * Each kernel is one pass: 4-lane `f32x4` steps (unaligned `v128.load`/`v128.store`, two per loop
  * iteration, see `common.ts`) and a scalar tail (n % 4 elements) with the same operation order.
@@ -9,7 +9,7 @@
  */
 import {
   AMSGRAD, FIRST, KEEP_M, L2, LERP_SMALL, MOMENTUM, NESTEROV, Off, On,
-  flipSign, isOn, lerp, lerpV, off4, signMask,
+  flipSign, isOn, lerp, lerpV, normScaleOf, off4, signMask,
 } from './common';
 
 // ---------------------------------------------------------------------------------------------------
@@ -53,6 +53,11 @@ export function add_diag_f32(a: usize, lda: i32, n: i32, value: f32): void {
     const p = a + off4(i * lda + i);
     store<f32>(p, load<f32>(p) + value);
   }
+}
+
+/** out_i ← normScaleOf(x_i, target) (see src/kernels/elementwise.ts). */
+export function norm_scale_f32(out: usize, x: usize, n: i32, target: f64): void {
+  for (let i = 0; i < n; i++) store<f32>(out + off4(i), normScaleOf(<f64>load<f32>(x + off4(i)), target));
 }
 
 /** x_i ← f32(s·x_i). */

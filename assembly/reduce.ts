@@ -1,5 +1,5 @@
 /** Reductions and scalings: see src/kernels/reduce.ts for the contract; bit-identical to the ref. */
-import { isOn, Off, off4, off8, On } from './common';
+import { isOn, normScaleOf, Off, off4, off8, On } from './common';
 
 // Term markers for `lanes`: which f64 value each element contributes.
 type SQ = u8; // x²
@@ -125,6 +125,78 @@ export function scale_rows_cols_f32(out: usize, ldo: i32, a: usize, lda: i32, r:
   else if (r != 0) scaleLoop<On, Off>(out, ldo, a, lda, r, c, m, n);
   else if (c != 0) scaleLoop<Off, On>(out, ldo, a, lda, r, c, m, n);
   else scaleLoop<Off, Off>(out, ldo, a, lda, r, c, m, n);
+}
+
+// @ts-ignore: decorator
+@inline function sq2(x: v128, y: v128): v128 {
+  const t = f64x2.mul(x, y);
+  return f64x2.mul(t, t);
+}
+
+export function sinkhorn_round_f32(a: usize, b: usize, acc: usize, g: usize, m: i32, n: i32, lda: i32, rowTarget: f64, colTarget: f64): void {
+  const n4 = n & ~3;
+  const n2 = n & ~1;
+  for (let j = 0; j < n; j++) store<f64>(acc + off8(j), 0);
+  for (let i = 0; i < m; i++) {
+    const row = g + off4(i * lda);
+    // r_i = Σ_j (g_ij·b_j)² in lane order
+    let lo = f64x2.splat(0);
+    let hi = f64x2.splat(0);
+    let j = 0;
+    for (; j < n4; j += 4) {
+      const x = v128.load(row + off4(j));
+      const y = v128.load(b + off4(j));
+      lo = f64x2.add(lo, sq2(f64x2.promote_low_f32x4(x), f64x2.promote_low_f32x4(y)));
+      hi = f64x2.add(hi, sq2(promoteHi(x), promoteHi(y)));
+    }
+    let s0 = f64x2.extract_lane(lo, 0);
+    let s1 = f64x2.extract_lane(lo, 1);
+    let s2 = f64x2.extract_lane(hi, 0);
+    const s3 = f64x2.extract_lane(hi, 1);
+    if (j < n) {
+      let t = <f64>load<f32>(row + off4(j)) * <f64>load<f32>(b + off4(j));
+      s0 += t * t;
+      if (j + 1 < n) {
+        t = <f64>load<f32>(row + off4(j + 1)) * <f64>load<f32>(b + off4(j + 1));
+        s1 += t * t;
+        if (j + 2 < n) {
+          t = <f64>load<f32>(row + off4(j + 2)) * <f64>load<f32>(b + off4(j + 2));
+          s2 += t * t;
+        }
+      }
+    }
+    const ai = normScaleOf((s0 + s1) + (s2 + s3), rowTarget);
+    store<f32>(a + off4(i), ai);
+    // acc_j += (g_ij·a_i)², the row still in cache
+    const ad = <f64>ai;
+    const av = f64x2.splat(ad);
+    j = 0;
+    for (; j < n2; j += 2) {
+      const x = f64x2.promote_low_f32x4(v128.load64_zero(row + off4(j)));
+      const pa = acc + off8(j);
+      v128.store(pa, f64x2.add(v128.load(pa), sq2(x, av)));
+    }
+    if (j < n) {
+      const t = <f64>load<f32>(row + off4(j)) * ad;
+      store<f64>(acc + off8(j), load<f64>(acc + off8(j)) + t * t);
+    }
+  }
+  for (let j = 0; j < n; j++) store<f32>(b + off4(j), normScaleOf(load<f64>(acc + off8(j)), colTarget));
+}
+
+export function row_standardize_f32(out: usize, ldo: i32, a: usize, lda: i32, mean: usize, std: usize, m: i32, n: i32, eps: f32): void {
+  const n4 = n & ~3;
+  for (let i = 0; i < m; i++) {
+    const po = out + off4(i * ldo);
+    const pa = a + off4(i * lda);
+    const mu = load<f32>(mean + off4(i));
+    const r: f32 = <f32>1 / max<f32>(load<f32>(std + off4(i)), eps);
+    const muV = f32x4.splat(mu);
+    const rV = f32x4.splat(r);
+    let j = 0;
+    for (; j < n4; j += 4) v128.store(po + off4(j), f32x4.mul(f32x4.sub(v128.load(pa + off4(j)), muV), rV));
+    for (; j < n; j++) store<f32>(po + off4(j), (load<f32>(pa + off4(j)) - mu) * r);
+  }
 }
 
 export function max_abs_f32(x: usize, n: i32): f64 {

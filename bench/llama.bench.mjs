@@ -6,6 +6,9 @@
 // with updateInterval 2 alternates refresh and steady steps; the amortized time is
 // (steady·(K − 1) + refresh)/K at the optimizer's default K.
 //
+// The steady steps also time every gemm and syrk call (a wrapper around the backend's kernels), so each
+// row reports the share of its steady step spent in matrix products ("GEMM %").
+//
 // Usage: npm run bench:llama [-- --models 60m,130m] [-- --optimizers adamw,racs,alice] [-- --steps 3]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release } from 'node:os';
@@ -51,6 +54,26 @@ async function timeSteps(opt, n) {
   return times[Math.floor(times.length / 2)];
 }
 
+/**
+ * Time the gemm and syrk calls of a single-thread optimizer by wrapping its backend's kernel functions
+ * (the optimizer's kernel table is internal; the wrapper replaces two entries). Returns a reader of the
+ * accumulated milliseconds and a reset.
+ */
+function timeGemm(opt) {
+  const k = opt.kernels;
+  let ms = 0;
+  for (const name of ['gemm', 'syrk']) {
+    const f = k[name];
+    k[name] = (...a) => {
+      const t0 = performance.now();
+      const r = f(...a);
+      ms += performance.now() - t0;
+      return r;
+    };
+  }
+  return { read: () => ms, reset: () => { ms = 0; } };
+}
+
 function fillGrads(opt) {
   let s = 12345;
   for (const name of opt.paramNames) {
@@ -74,11 +97,12 @@ function writeResults() {
     'Matrix optimizers take the attention/MLP weights, AdamW the embeddings, norms and LM head. "refresh" is a step with the',
     'periodic decomposition, "amortized" (steady·(K − 1) + refresh)/K at the default K; "× AdamW" compares that (or the steady',
     'step) with AdamW\'s step in the same run; the state ratio is the matrix optimizer\'s state over AdamW\'s 8 bytes per element',
-    'on the same matrices.',
+    'on the same matrices. "GEMM %" is the share of the steady step spent in gemm and syrk calls (timed by a wrapper around',
+    'the kernels).',
     '',
-    '| model | optimizer | steady ms | refresh ms | K | amortized ms | × AdamW | state MiB | state on matrices vs AdamW |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.model} | ${r.optimizer} | ${f(r.steadyMs)} | ${f(r.refreshMs)} | ${r.interval ?? '—'} | ${f(r.amortizedMs)} | ${f(r.vsAdamw, 2)} | ${f(r.stateBytes / 2 ** 20)} | ${r.stateVsAdamwOnMatrices === undefined ? '—' : `${(100 * r.stateVsAdamwOnMatrices).toFixed(1)}%`} |`),
+    '| model | optimizer | steady ms | GEMM % of steady | refresh ms | K | amortized ms | × AdamW | state MiB | state on matrices vs AdamW |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.model} | ${r.optimizer} | ${f(r.steadyMs)} | ${r.gemmShare ? f(100 * r.gemmShare) : '—'} | ${f(r.refreshMs)} | ${r.interval ?? '—'} | ${f(r.amortizedMs)} | ${f(r.vsAdamw, 2)} | ${f(r.stateBytes / 2 ** 20)} | ${r.stateVsAdamwOnMatrices === undefined ? '—' : `${(100 * r.stateVsAdamwOnMatrices).toFixed(1)}%`} |`),
     '',
   ].join('\n'));
 }
@@ -94,12 +118,15 @@ for (const model of models) {
     const opt = await createOptimizer({ optimizer, options, params, backend: 'wasm', nonFinite: 'ignore' });
     fillGrads(opt);
     const first = await timeSteps(opt, 1); // includes the first refresh where there is one
+    const gemm = timeGemm(opt);
+    const t0 = performance.now();
     const steady = await timeSteps(opt, samples);
+    const gemmShare = gemm.read() / (performance.now() - t0);
     const matrixState = opt.paramNames.filter((n) => opt.groupOf(n).optimizer === optimizer && opt.shape(n).length === 2)
       .reduce((a, n) => a + opt.stateBytes(n), 0);
     const matrixElems = opt.paramNames.filter((n) => opt.groupOf(n).optimizer === optimizer && opt.shape(n).length === 2)
       .reduce((a, n) => a + opt.param(n).length, 0);
-    const row = { model, optimizer, firstMs: first, steadyMs: steady, stateBytes: opt.stateBytes(), matrixStateBytes: def.matrixOnly ? matrixState : undefined };
+    const row = { model, optimizer, firstMs: first, steadyMs: steady, gemmShare, stateBytes: opt.stateBytes(), matrixStateBytes: def.matrixOnly ? matrixState : undefined };
     await opt.close();
     if (hasInterval) {
       const k = def.schema.updateInterval.default;
@@ -126,6 +153,7 @@ for (const model of models) {
     rows.push(row);
     writeResults(); // after every row, so a stopped run keeps what it measured
     console.log(`${model} ${optimizer.padEnd(17)} steady ${row.steadyMs.toFixed(1).padStart(8)} ms` +
+      (gemmShare ? ` (GEMM ${(100 * gemmShare).toFixed(0)}%)` : '') +
       (row.refreshMs !== undefined ? `  refresh ${row.refreshMs.toFixed(1).padStart(8)} ms  amortized(K=${row.interval}) ${row.amortizedMs.toFixed(1)} ms` : '') +
       `  ×AdamW ${row.vsAdamw.toFixed(2)}  state ${(row.stateBytes / 2 ** 20).toFixed(1)} MiB` +
       (row.stateVsAdamwOnMatrices !== undefined ? ` (matrices: ${(100 * row.stateVsAdamwOnMatrices).toFixed(1)}% of AdamW's)` : ''));

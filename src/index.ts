@@ -14,6 +14,12 @@ export { DEFAULT_FALLBACK_PATTERN, route } from './routing.js';
 export type { FallbackConfig, Group, ParamDesc, ParamMatcher, RouteRule } from './routing.js';
 export { getOptimizer, optimizerNames, registerOptimizer } from './optimizers/index.js';
 export type { OptimizerDef, ParamRef, SlotSpec, StepContext } from './optimizers/index.js';
+export {
+  colNormalize, colNormalizeScratchBytes, rowNormalize, rowNormalizeScratchBytes, rowStandardize,
+  rowStandardizeScratchBytes, sinkhorn, sinkhornNormalize, sinkhornNormalizeScratchBytes, sinkhornScratchBytes,
+  whiten, whitenScratchBytes,
+} from './optimizers/normalized/operators.js';
+export { MUON_COEFFS, newtonSchulzInvSqrt, newtonSchulzPolar, invSqrtScratchBytes, polarScratchBytes } from './linalg/newton-schulz.js';
 export { scheduleFactor } from './options.js';
 export type { OptionSchema, OptionSpec, Options, Schedule } from './options.js';
 export { FisheroptError } from './errors.js';

@@ -206,6 +206,16 @@ describe('hand-checked values', () => {
     expect([...a.out.y]).toEqual([2, 3, 4, 5, 6]);
   });
 
+  it('normScale: √(target/x), zero for 0, +∞ and overflow, NaN for NaN and negatives', () => {
+    const x = Float32Array.from([4, 2, 0, -0, Infinity, 1e-44, NaN, -1, 1e30]);
+    const r = check('normScale', 'by hand', { o: new Float32Array(9), x }, (k, p) => k.normScale(p.o, p.x, 9, 8));
+    // √(8/4) = √2, √(8/2) = 2, 0, 0, 0 (8/∞), √(8/1e-44) ≈ 2.8e22, NaN, NaN, √(8/1e30) ≈ 2.83e-15
+    expect(Array.from(r.out.o)).toEqual([f(Math.SQRT2), 2, 0, 0, 0, f(Math.sqrt(8 / f(1e-44))), NaN, NaN, f(Math.sqrt(8 / f(1e30)))]);
+    // a scale beyond the f32 range is 0: √(1e70/1e-44) = 1e57; √(1e70/1) = 1e35 is kept
+    const big = check('normScale', 'overflow', { o: new Float32Array(2), x: Float32Array.from([1e-44, 1]) }, (k, p) => k.normScale(p.o, p.x, 2, 1e70));
+    expect(Array.from(big.out.o)).toEqual([0, f(1e35)]);
+  });
+
   it('copy, fill, addDiag', () => {
     const src = new Float32Array([1, -0, NaN, 3e38, 1e-45]);
     const c = check('copy', '5 values', { d: new Float32Array(5), s: src }, (k, p) => k.copy(p.d, p.s, 5));
@@ -361,6 +371,18 @@ describe('wasm kernels equal ref bit for bit', () => {
           for (const a of [0.3, -1.25e-3]) {
             check('axpy', `n=${n} ${tag} a=${a}`, { y: rand(n), x }, (k, p) => k.axpy(p.y, p.x, n, a), { misalign });
           }
+        }
+      }
+    }
+  });
+
+  it('normScale: every size, special values, in place', () => {
+    for (const misalign of MIS) {
+      for (const n of SIZES) {
+        const x = sprinkle(randPos(n, 10));
+        for (const target of [1, 512, 1376.5]) {
+          check('normScale', `n=${n} target=${target}`, { o: rand(n), x }, (k, p) => k.normScale(p.o, p.x, n, target), { misalign, untouched: ['x'] });
+          check('normScale', `n=${n} target=${target} in place`, { x }, (k, p) => k.normScale(p.x, p.x, n, target), { misalign });
         }
       }
     }

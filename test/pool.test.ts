@@ -132,6 +132,9 @@ describe('pool: matrix optimizers equal single-thread wasm', () => {
     ['adadiag', { updateInterval: 5 }],
     ['adadiagpp', { updateInterval: 5 }],
     ['adadiagAdafactor', { updateInterval: 5 }],
+    ['sinkgd', {}],
+    ['swan', {}],
+    ['muon', {}],
   ];
   const shapes = { 'a.weight': [96, 160], 'b.weight': [160, 48], 'a.bias': [160] };
   const init = () => Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, { shape: sh, data: randomF32(sh.reduce((x, y) => x * y, 1), 40 + i, 0.1) }]));

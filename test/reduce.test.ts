@@ -64,6 +64,34 @@ describe('reductions: wasm = ref bit for bit', () => {
       }
       both([a], [], (k, [pa]) => k.maxAbs(pa, m * lda), skew);
       both([a, a.map((x) => x * 0.5 + 1)], [], (k, [x, y]) => k.dot(x, y, m * lda), skew);
+      // Two SR-Sinkhorn rounds from a non-trivial b (the second round reads the first's b).
+      both([a, c.map(Math.abs), new Float32Array(2 * n + 2)], [m], (k, [pa, pb, acc], [pa2]) => {
+        const acc8 = acc + ((acc & 7) ? 8 - (acc & 7) : 0);
+        k.sinkhornRound(pa2, pb, acc8, pa, m, n, lda, n, m);
+        k.sinkhornRound(pa2, pb, acc8, pa, m, n, lda, n, m);
+      }, skew);
+      both([a, r, c.map(Math.abs)], [m * (n + 2)], (k, [pa, mu, sd], [o]) => k.rowStandardize(o, n + 2, pa, lda, mu, sd, m, n, 0.25), skew);
+      both([a, r, c.map(Math.abs)], [], (k, [pa, mu, sd]) => k.rowStandardize(pa, lda, pa, lda, mu, sd, m, n, 1e-30), skew);
+    }
+  });
+
+  it('sinkhornRound: zero rows and columns, tiny and huge entries, NaN', () => {
+    const m = 5, n = 7;
+    for (const [tag, fill] of [['zeros', 0], ['tiny', 1e-44], ['huge', 3e38], ['NaN', Number.NaN]] as const) {
+      const a = randomF32(m * n, 99, 2);
+      for (let j = 0; j < n; j++) a[2 * n + j] = fill; // row 2
+      for (let i = 0; i < m; i++) a[i * n + 4] = tag === 'NaN' ? a[i * n + 4] : fill; // column 4
+      const out = both([a, new Float32Array(n).fill(1), new Float32Array(2 * n + 2)], [m], (k, [pa, pb, acc], [pa2]) => {
+        k.sinkhornRound(pa2, pb, acc + ((acc & 7) ? 8 - (acc & 7) : 0), pa, m, n, n, n, m);
+      });
+      const [rowScale] = out.outs;
+      const b = out.ins[1];
+      if (tag === 'zeros') {
+        expect(rowScale[2]).toBe(0);
+        expect(b[4]).toBe(0);
+      }
+      if (tag === 'NaN') expect(Number.isNaN(rowScale[2])).toBe(true);
+      if (tag !== 'NaN') for (const x of [...rowScale, ...b]) expect(Number.isFinite(x)).toBe(true);
     }
   });
 
@@ -100,6 +128,24 @@ describe('reductions: hand-checked values', () => {
     expect(both([Float32Array.from([1, 2, 3, 4, 5]), Float32Array.from([4, 5, 6, 7, 8])], [], (k, [x, y]) => k.dot(x, y, 5)).ret).toBe(4 + 10 + 18 + 28 + 40);
     expect(both([Float32Array.from([1, Number.NaN, 3])], [], (k, [p]) => k.maxAbs(p, 3)).ret).toBeNaN();
     expect(both([new Float32Array(0)], [], (k, [p]) => k.maxAbs(p, 0)).ret).toBe(0);
+    // rowStandardize of [1, 2, 3, 4] with mean 2.5, std √1.25: (x − 2.5)/√1.25 = ±1.3416…, ±0.4472…
+    const st = both([Float32Array.from([1, 2, 3, 4]), Float32Array.from([2.5]), Float32Array.from([Math.sqrt(1.25)])], [4],
+      (k, [p, mu, sd], [o]) => k.rowStandardize(o, 4, p, 4, mu, sd, 1, 4, 1e-30));
+    const r = Math.fround(1 / Math.fround(Math.sqrt(1.25)));
+    expect(Array.from(st.outs[0])).toEqual([-1.5, -0.5, 0.5, 1.5].map((x) => Math.fround(x * r)));
+    // std below eps is floored: (x − 0)·(1/0.5)
+    const fl = both([Float32Array.from([1, -3]), Float32Array.from([0]), Float32Array.from([1e-3])], [2],
+      (k, [p, mu, sd], [o]) => k.rowStandardize(o, 2, p, 2, mu, sd, 1, 2, 0.5));
+    expect(Array.from(fl.outs[0])).toEqual([2, -6]);
+    // One SR-Sinkhorn round on G = [[3, 4], [0, 0], [6, 8]] from b = 1: rows 25, 0, 100 → a = [√2/5, 0, √2/10];
+    // a_i·g_i = [0.6√2, 0.8√2] for rows 0 and 2 → column sums 2·0.72 = 1.44 and 2·1.28 = 2.56 →
+    // b = [√3/1.2, √3/1.6] (columns to norm √3, rows to √2).
+    const sk = both([Float32Array.from([3, 4, 0, 0, 6, 8]), Float32Array.from([1, 1]), new Float32Array(6)], [3],
+      (k, [g, b, acc], [a]) => k.sinkhornRound(a, b, acc + ((acc & 7) ? 8 - (acc & 7) : 0), g, 3, 2, 2, 2, 3));
+    expect(Array.from(sk.outs[0])).toEqual([Math.fround(Math.sqrt(2) / 5), 0, Math.fround(Math.sqrt(2) / 10)]);
+    const bOut = Array.from(sk.ins[1]);
+    expect(bOut[0]).toBeCloseTo(Math.sqrt(3) / 1.2, 6);
+    expect(bOut[1]).toBeCloseTo(Math.sqrt(3) / 1.6, 6);
   });
 
   it('the lane order is the documented one: (s0 + s1) + (s2 + s3)', () => {
@@ -111,7 +157,7 @@ describe('reductions: hand-checked values', () => {
   });
 
   it('covers every reduce kernel', () => {
-    expect([...REDUCE_KERNELS].sort()).toEqual(['colSumsq', 'dot', 'maxAbs', 'rowMeanStd', 'rowSumsq', 'scaleRowsCols']);
+    expect([...REDUCE_KERNELS].sort()).toEqual(['colSumsq', 'dot', 'maxAbs', 'rowMeanStd', 'rowStandardize', 'rowSumsq', 'scaleRowsCols', 'sinkhornRound']);
   });
 });
 

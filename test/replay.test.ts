@@ -65,6 +65,26 @@ describe('replay', () => {
   });
 });
 
+describe('replay: the normalized optimizers', () => {
+  it.each(['sinkgd', 'swan', 'muon'])('`fisheropt replay` runs %s on a 3×5 weight and prints what replay() returns', (optimizer) => {
+    const dir = mkdtempSync(join(tmpdir(), 'fisheropt-'));
+    const file = join(dir, 'case.json');
+    const c = makeCase(optimizer, { lr: 0.05 }, 'wasm');
+    delete (c.params as Record<string, unknown>).b;
+    for (const g of c.grads) delete (g as Record<string, number[]>).b;
+    writeFileSync(file, JSON.stringify(c));
+    const out = JSON.parse(execFileSync(process.execPath, [CLI, 'replay', file], { encoding: 'utf8' }));
+    return replay(c).then((direct) => {
+      expect(out.optimizer).toBe(optimizer);
+      expect(out.steps).toEqual(direct.steps);
+      expect(out.steps.length).toBe(4);
+      // each step moves w
+      expect(out.steps[0].w).not.toEqual(c.params.w.data);
+      expect(out.stateBytes).toBe(optimizer === 'muon' ? 4 * 15 : 0);
+    });
+  });
+});
+
 describe('the built-in training run', () => {
   it('reduces the loss of the spirals MLP on every optimizer', async () => {
     for (const optimizer of ['adamw', 'sgd', 'adafactor']) {

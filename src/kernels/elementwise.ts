@@ -68,6 +68,15 @@ export interface ElementwiseKernels {
   addDiag(a: Ptr, lda: number, n: number, value: number): void;
 
   /**
+   * Normalizing scales from sums of squares: out_i ← f32(√(target / x_i)), the quotient and root in f64
+   * (`target` is an f64 scalar, not rounded), except out_i ← 0 where x_i = 0 (an all-zero row or column
+   * gets no update instead of 0·∞) or where the scale exceeds the f32 range (+∞ after rounding); NaN and
+   * negative x_i give NaN, x_i = +∞ gives 0. out may be x. Row normalization to norm √n is
+   * `rowSumsq` → `normScale(·, n)` → `scaleRowsCols`.
+   */
+  normScale(out: Ptr, x: Ptr, n: number, target: number): void;
+
+  /**
    * SGD as torch.optim.SGD, per element:
    *   g ← ±g (MAXIMIZE);  if L2: g ← f32(g + f32(wd·p))
    *   if MOMENTUM: buf ← FIRST ? g : f32(f32(buf·momentum) + f32(omDampening·g))
@@ -149,7 +158,7 @@ export interface ElementwiseKernels {
 }
 
 export const ELEMENTWISE_KERNELS = [
-  'sumsq', 'scale', 'axpy', 'copy', 'fill', 'fillUniform', 'addDiag', 'sgd', 'adam', 'lerp', 'adamDirection',
+  'sumsq', 'scale', 'axpy', 'copy', 'fill', 'fillUniform', 'addDiag', 'normScale', 'sgd', 'adam', 'lerp', 'adamDirection',
   'adafactorRowVar', 'adafactorColVar', 'adafactorFactoredVar', 'adafactorFactoredSumsq', 'adafactorFactoredApply',
   'adafactorVecVar', 'adafactorVecSumsq', 'adafactorVecApply',
 ] as const satisfies readonly (keyof ElementwiseKernels)[];

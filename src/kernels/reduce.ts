@@ -1,6 +1,6 @@
 /**
  * Reductions and scalings: row/column sums of squares, row mean and standard deviation,
- * out_ij = r_i·a_ij·c_j, max-abs, dot (the Frobenius norm is √`sumsq`). Conventions as in
+ * out_ij = r_i·a_ij·c_j, a fused SR-Sinkhorn round, row standardization, max-abs, dot (the Frobenius norm is √`sumsq`). Conventions as in
  * `./elementwise.ts`: matrices are row-major f32 with a row stride (`lda`, in elements); every kernel
  * here is bit-identical between backends (f64 sums in lane order, f32 products in the order written).
  */
@@ -26,6 +26,28 @@ export interface ReduceKernels {
    */
   scaleRowsCols(out: Ptr, ldo: number, a: Ptr, lda: number, r: Ptr, c: Ptr, m: number, n: number): void;
 
+  /**
+   * One round of SR-Sinkhorn in the two-vector form (SinkGD): X = Diag(a)·G·Diag(b) gets rows of norm
+   * √rowTarget, then columns of norm √colTarget, without forming X. For G m×n (row stride lda), b (n
+   * f32) on entry the current column scales, acc n f64 scratch (8-aligned):
+   *   for each row i:  r_i = Σ_j (g_ij·b_j)²  (each g_ij·b_j exact in f64, squared in f64, lane order over j)
+   *                    a_i ← scale(r_i, rowTarget)
+   *                    acc_j += (g_ij·a_i)²     (same f64 terms; each column summed over i in order)
+   *   then             b_j ← scale(acc_j, colTarget)
+   * with scale(s, t) the f64 √(t/s) rounded once to f32, 0 for s = 0 or a result beyond the f32 range (as
+   * `normScale`). Each row is read twice while it is in cache, so a round is one pass over G. Start
+   * from b = 1 (`fill`). Zero rows and columns get zero scales.
+   */
+  sinkhornRound(a: Ptr, b: Ptr, acc: Ptr, g: Ptr, m: number, n: number, lda: number, rowTarget: number, colTarget: number): void;
+
+  /**
+   * Row standardization (SWAN's GradNorm): out_ij ← f32(f32(a_ij − mean_i)·r_i) with
+   * r_i = f32(1 / f32(max(std_i, eps))), A m×n (row stride lda) into out (row stride ldo; may be A with
+   * the same stride). With `rowMeanStd`'s mean and population std, every row gets mean 0 and norm √n (a
+   * constant row becomes zero).
+   */
+  rowStandardize(out: Ptr, ldo: number, a: Ptr, lda: number, mean: Ptr, std: Ptr, m: number, n: number, eps: number): void;
+
   /** max_i |x_i| as f64 (0 for n = 0; NaN when any x_i is NaN). */
   maxAbs(x: Ptr, n: number): number;
 
@@ -34,5 +56,5 @@ export interface ReduceKernels {
 }
 
 export const REDUCE_KERNELS = [
-  'rowSumsq', 'colSumsq', 'rowMeanStd', 'scaleRowsCols', 'maxAbs', 'dot',
+  'rowSumsq', 'colSumsq', 'rowMeanStd', 'scaleRowsCols', 'sinkhornRound', 'rowStandardize', 'maxAbs', 'dot',
 ] as const satisfies readonly (keyof ReduceKernels)[];

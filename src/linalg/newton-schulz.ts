@@ -10,9 +10,11 @@
  *
  * - `newtonSchulzInvSqrt`: the coupled iteration for A^{-1/2} of a symmetric positive semi-definite A
  *   (SWAN's GradWhitening): Y₀ = A/c with c = ‖A‖_F (so the eigenvalues of Y₀ lie in [0, 1], inside the
- *   convergence region (0, 3)), Z₀ = I, then K times T = ½(3I − Z·Y), Y ← Y·T, Z ← T·Z; Z → (A/c)^{-1/2},
- *   and the result is Z/√c. Small eigenvalues λ of Y₀ converge slowly (they grow about 2.25× per step:
- *   about log(1/λ)/log 2.25 steps are needed); null directions stay at 0 (pseudo-inverse behaviour).
+ *   convergence region (0, 3)), Z₀ = I, then K times T = β(3I − Z·Y), Y ← Y·T, Z ← T·Z; with β = ½ (the
+ *   default) Z → (A/c)^{-1/2}, and the result is Z/√c. Small eigenvalues λ of Y₀ converge slowly (they
+ *   grow about 2.25× per step: about log(1/λ)/log 2.25 steps are needed); null directions stay at 0
+ *   (pseudo-inverse behaviour). Another β scales the fixed point (eigenvalues p of Z·Y go to 3 − 1/β,
+ *   stable only for 1/3 < β < 2/3), so the result is then A^{-1/2} up to a constant factor.
  *
  * Matrices are row-major and contiguous (row stride = width). Scratch is caller-provided (the sizes
  * below) and 16-byte aligned; its contents are undefined on return.
@@ -83,8 +85,9 @@ export function newtonSchulzPolar(
  * z ← A^{-1/2} (n×n) by the coupled iteration, for a symmetric positive semi-definite A. Returns c = ‖A‖_F
  * (z is zero when A is). `z` must not overlap `a` or the scratch.
  */
-export function newtonSchulzInvSqrt(k: Kernels, z: Ptr, a: Ptr, n: number, scratch: Ptr, steps = 10): number {
+export function newtonSchulzInvSqrt(k: Kernels, z: Ptr, a: Ptr, n: number, scratch: Ptr, steps = 10, beta = 0.5): number {
   checkSteps(steps, 'newtonSchulzInvSqrt');
+  if (!(beta > 0 && beta < 1)) throw new FisheroptError('BAD_OPTION', `newtonSchulzInvSqrt: beta must be in (0, 1), got ${beta}`);
   const nn = n * n;
   let y = scratch;
   const t = y + al16(4 * nn);
@@ -98,9 +101,9 @@ export function newtonSchulzInvSqrt(k: Kernels, z: Ptr, a: Ptr, n: number, scrat
   k.addDiag(z, n, n, 1);
   let zc = z;
   for (let i = 0; i < steps; i++) {
-    // T = ½(3I − Z·Y)
-    k.gemm(t, n, zc, n, 0, y, n, 0, n, n, n, -0.5, 0, gs);
-    k.addDiag(t, n, n, 1.5);
+    // T = β(3I − Z·Y)
+    k.gemm(t, n, zc, n, 0, y, n, 0, n, n, n, -beta, 0, gs);
+    k.addDiag(t, n, n, 3 * beta);
     // Y ← Y·T
     k.gemm(tmp, n, y, n, 0, t, n, 0, n, n, n, 1, 0, gs);
     [y, tmp] = [tmp, y];

@@ -4,6 +4,7 @@ import { adafactor } from './adafactor.js';
 import { adam, adamw } from './adam.js';
 import { EIGEN_OPTIMIZERS } from './eigen/index.js';
 import { FISHER_OPTIMIZERS } from './fisher/index.js';
+import { NORMALIZED_OPTIMIZERS } from './normalized/index.js';
 import { sgd } from './sgd.js';
 import type { OptimizerDef } from './types.js';
 
@@ -26,7 +27,7 @@ export function optimizerNames(): string[] {
   return [...registry.keys()];
 }
 
-for (const def of [sgd, adam, adamw, adafactor, ...FISHER_OPTIMIZERS, ...EIGEN_OPTIMIZERS]) registerOptimizer(def);
+for (const def of [sgd, adam, adamw, adafactor, ...FISHER_OPTIMIZERS, ...EIGEN_OPTIMIZERS, ...NORMALIZED_OPTIMIZERS]) registerOptimizer(def);
 
 export { adafactor, adam, adamw, sgd };
 export type { OptimizerDef, ParamRef, SlotSpec, StepContext } from './types.js';

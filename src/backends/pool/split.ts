@@ -5,8 +5,9 @@
  * - `rows`: row-wise kernels and gemm, split into row ranges (pointers advanced by rows × stride);
  * - `cols`: column reductions, split into column ranges (each column still sums its rows in order);
  * - `max`: max-abs, whose result does not depend on the order;
- * - kernels not listed (scalar sums in lane order, syrk, decompositions, tiny kernels) run whole on
- *   the leader, so their results never depend on the number of threads.
+ * - kernels not listed (scalar sums in lane order, syrk, decompositions, `sinkhornRound` whose column
+ *   sums run over all rows in order, tiny kernels) run whole on the leader, so their results never
+ *   depend on the number of threads.
  */
 import type { Kernels } from '../../kernels.js';
 
@@ -66,6 +67,7 @@ export const SPLITS: Partial<Record<keyof Kernels, Split>> = {
   sgd: elems([0, 1, 2], 3),
   adam: elems([0, 1, 2, 3, 4], 5),
   lerp: elems([0, 1], 2),
+  normScale: elems([0, 1], 2),
   adamDirection: elems([0, 1, 2, 3], 4),
   adafactorVecVar: elems([0, 1], 2),
   adafactorVecApply: elems([0, 1, 2], 3),
@@ -79,6 +81,8 @@ export const SPLITS: Partial<Record<keyof Kernels, Split>> = {
   rowMeanStd: rows(3, [[0, one], [1, one], [2, arg(5)]], (a) => 2 * a[4]),
   // scaleRowsCols(out, ldo, a, lda, r, c, m, n)
   scaleRowsCols: rows(6, [[0, arg(1)], [2, arg(3)], [4, one]], arg(7)),
+  // rowStandardize(out, ldo, a, lda, mean, std, m, n, eps)
+  rowStandardize: rows(6, [[0, arg(1)], [2, arg(3)], [4, one], [5, one]], arg(7)),
   // gemm(c, ldc, a, lda, transA, b, ldb, transB, m, n, k, alpha, beta, scratch): rows of C
   gemm: {
     grain: 4,

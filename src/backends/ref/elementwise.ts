@@ -1,7 +1,7 @@
 /** Scalar oracle of the elementwise and fused optimizer kernels (see `../../kernels.ts`). */
 import { KernelFlag, type Ptr } from '../../kernels.js';
 import type { ElementwiseKernels } from '../../kernels/elementwise.js';
-import { f, Heap, LaneSum, lerp } from './heap.js';
+import { f, Heap, LaneSum, lerp, normScaleOf } from './heap.js';
 
 /** Elementwise and fused optimizer kernels (SGD, Adam, Adafactor, scale, axpy, sumsq). */
 export class RefElementwise implements ElementwiseKernels {
@@ -59,6 +59,11 @@ export class RefElementwise implements ElementwiseKernels {
     const h = this.heap.f32;
     const v = f(value);
     for (let i = 0; i < n; i++) h[(a >> 2) + i * lda + i] = f(h[(a >> 2) + i * lda + i] + v);
+  }
+
+  normScale(out: Ptr, x: Ptr, n: number, target: number): void {
+    const h = this.heap.f32;
+    for (let i = 0; i < n; i++) h[(out >> 2) + i] = normScaleOf(h[(x >> 2) + i], target);
   }
 
   sgd(p: Ptr, g: Ptr, buf: Ptr, n: number, wd: number, momentum: number, omDampening: number, negLr: number, flags: number): void {

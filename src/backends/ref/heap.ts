@@ -54,3 +54,10 @@ export class LaneSum {
     return (this.s0 + this.s1) + (this.s2 + this.s3);
   }
 }
+
+/** `normScale`'s scale: f32(√(t/s)) in f64, 0 for s = 0 or a result beyond the f32 range. */
+export function normScaleOf(s: number, t: number): number {
+  if (s === 0) return 0;
+  const r = Math.fround(Math.sqrt(t / s));
+  return r === Infinity ? 0 : r;
+}

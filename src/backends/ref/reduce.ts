@@ -1,7 +1,7 @@
 /** Scalar oracle of the reductions and scalings (see `../../kernels/reduce.ts`). */
 import type { Ptr } from '../../kernels.js';
 import type { ReduceKernels } from '../../kernels/reduce.js';
-import { f, type Heap } from './heap.js';
+import { f, normScaleOf, type Heap } from './heap.js';
 
 /** Four f64 partial sums by position mod 4, combined as (s0 + s1) + (s2 + s3). */
 function laneSum(n: number, term: (j: number) => number): number {
@@ -53,6 +53,36 @@ export class RefReduce implements ReduceKernels {
         if (c) x = f(x * h[(c >> 2) + j]);
         h[(out >> 2) + i * ldo + j] = x;
       }
+    }
+  }
+
+  sinkhornRound(a: Ptr, b: Ptr, acc: Ptr, g: Ptr, m: number, n: number, lda: number, rowTarget: number, colTarget: number): void {
+    const h = this.heap.f32, d = this.heap.f64;
+    const ac = acc >> 3;
+    for (let j = 0; j < n; j++) d[ac + j] = 0;
+    for (let i = 0; i < m; i++) {
+      const row = (g >> 2) + i * lda;
+      const r = laneSum(n, (j) => {
+        const t = h[row + j] * h[(b >> 2) + j];
+        return t * t;
+      });
+      const ai = normScaleOf(r, rowTarget);
+      h[(a >> 2) + i] = ai;
+      for (let j = 0; j < n; j++) {
+        const t = h[row + j] * ai;
+        d[ac + j] += t * t;
+      }
+    }
+    for (let j = 0; j < n; j++) h[(b >> 2) + j] = normScaleOf(d[ac + j], colTarget);
+  }
+
+  rowStandardize(out: Ptr, ldo: number, a: Ptr, lda: number, mean: Ptr, std: Ptr, m: number, n: number, eps: number): void {
+    const h = this.heap.f32;
+    const e = f(eps);
+    for (let i = 0; i < m; i++) {
+      const mu = h[(mean >> 2) + i];
+      const r = f(1 / Math.max(h[(std >> 2) + i], e));
+      for (let j = 0; j < n; j++) h[(out >> 2) + i * ldo + j] = f(f(h[(a >> 2) + i * lda + j] - mu) * r);
     }
   }
 
