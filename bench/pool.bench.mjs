@@ -1,7 +1,9 @@
 // Pool backend scaling: the same work on single-thread wasm and on the pool at 1..T threads, measured
 // side by side in one run (ratios, since the machine is shared).
-// Usage: npm run bench:pool [-- --quick] [-- --optimizers sgd,adamw,racs]
-// Writes bench/results/pool.json and bench/results/pool.md.
+// Usage: npm run bench:pool [-- --quick] [-- --optimizers sgd,adamw,racs] [-- --steps-only]
+//        [-- --refresh] [-- --out NAME]
+// --steps-only skips the kernel rows; --refresh adds, for optimizers with an updateInterval, steps
+// that all refresh (updateInterval 1); --out writes bench/results/NAME.{json,md} (default pool).
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { availableParallelism, cpus, release } from 'node:os';
 import { Bench } from 'tinybench';
@@ -12,6 +14,10 @@ import { createOptimizer, optimizerNames } from '../dist/index.js';
 import { GEMM_SCRATCH_BYTES } from '../dist/kernels/gemm.js';
 
 const quick = process.argv.includes('--quick');
+const stepsOnly = process.argv.includes('--steps-only');
+const withRefresh = process.argv.includes('--refresh');
+const outFlag = process.argv.indexOf('--out');
+const outName = outFlag >= 0 ? process.argv[outFlag + 1] : 'pool';
 const maxThreads = Math.max(2, availableParallelism());
 const THREADS = Array.from({ length: maxThreads }, (_, i) => i + 1);
 const rows = [];
@@ -48,10 +54,12 @@ wasm.fill(C, 2048 * 2048, 0);
 const pools = {};
 for (const t of THREADS) pools[t] = await createBackend('pool', arena, undefined, { threads: t, helperScratch });
 
+let bestCopyGBs = NaN;
+if (!stepsOnly) {
 const copyWasm = await median(() => wasm.copy(dst, src, N));
 const copyGBs = (2 * 4 * N) / copyWasm / 1e6;
 note('bandwidth', `copy 64 MiB, wasm 1 thread (${copyGBs.toFixed(1)} GB/s)`, copyWasm);
-let bestCopyGBs = copyGBs;
+bestCopyGBs = copyGBs;
 for (const t of THREADS) {
   const ms = await median(async () => { await pools[t].pool.kernel('copy', [dst, src, N]); });
   const gbs = (2 * 4 * N) / ms / 1e6;
@@ -77,6 +85,7 @@ for (const n of quick ? [1024] : [1024, 2048]) {
     note('gram', `syrk A·Aᵀ, A 1024×4096, pool ${t} thread(s)`, ms, { ratio: base / ms });
   }
 }
+}
 for (const t of THREADS) await pools[t].pool.close();
 
 // ---------------------------------------------------------------------------------------------------
@@ -92,7 +101,7 @@ async function stepTime(config) {
 }
 
 const M16 = { w: { shape: [4096, 4096] } };
-{
+if (!stepsOnly) {
   const base = await stepTime({ optimizer: 'adamw', params: M16, backend: 'wasm' });
   const gbs = (28 * 4096 * 4096) / base.ms / 1e6;
   note('adamw 16M', `wasm 1 thread (${gbs.toFixed(1)} GB/s at 28 B/param)`, base.ms);
@@ -123,8 +132,13 @@ function llama60m() {
 // step on these shapes because their refreshes decompose 1376-wide matrices).
 const flag = process.argv.indexOf('--optimizers');
 const optimizers = flag >= 0 ? process.argv[flag + 1].split(',') : quick ? ['adamw', 'sgd'] : optimizerNames().filter((n) => n !== 'adam');
+const { getOptimizer } = await import('../dist/optimizers/index.js');
+const cases = [];
 for (const optimizer of optimizers) {
-  const options = optimizer === 'sgd' ? { momentum: 0.9 } : {};
+  cases.push([optimizer, optimizer === 'sgd' ? { momentum: 0.9 } : {}, '']);
+  if (withRefresh && getOptimizer(optimizer).schema.updateInterval) cases.push([optimizer, { updateInterval: 1 }, ', every step a refresh']);
+}
+for (const [optimizer, options, label] of cases) {
   let base;
   try {
     base = await stepTime({ optimizer, options, params: llama60m(), backend: 'wasm' });
@@ -132,22 +146,22 @@ for (const optimizer of optimizers) {
     console.log(`skip ${optimizer}: ${e.message}`);
     continue;
   }
-  note('llama-60m', `${optimizer} wasm 1 thread (state ${(base.state / 2 ** 20).toFixed(1)} MiB)`, base.ms);
+  note('llama-60m', `${optimizer}${label} wasm 1 thread (state ${(base.state / 2 ** 20).toFixed(1)} MiB)`, base.ms);
   for (const t of THREADS.filter((x) => x > 1)) {
     for (const rollback of [false, true]) {
       const r = await stepTime({ optimizer, options, params: llama60m(), backend: 'pool', threads: t, rollback });
-      note('llama-60m', `${optimizer} pool ${t} threads${rollback ? ', rollback' : ''}`, r.ms, { ratio: base.ms / r.ms });
+      note('llama-60m', `${optimizer}${label} pool ${t} threads${rollback ? ', rollback' : ''}`, r.ms, { ratio: base.ms / r.ms });
     }
   }
 }
 
 const machine = { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, os: release(), date: new Date().toISOString(), quick };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/pool.json', import.meta.url), JSON.stringify({ machine, rows }, null, 2) + '\n');
+writeFileSync(new URL(`./results/${outName}.json`, import.meta.url), JSON.stringify({ machine, rows }, null, 2) + '\n');
 const md = [
   '# Pool backend scaling',
   '',
-  `Command: \`npm run bench:pool\`. Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}.`,
+  `Command: \`npm run bench:pool -- ${process.argv.slice(2).join(' ')}\`. Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}.`,
   'Medians (tinybench). "×" is the speed-up over single-thread wasm measured in the same run; kernel rows through the',
   "pool's kernel entry point pay one Piscina task per call (tens of µs), steps pay one per step.",
   '',
@@ -156,5 +170,5 @@ const md = [
   ...rows.map((r) => `| ${r.group} | ${r.task} | ${r.ms.toFixed(2)} | ${r.ratio ? r.ratio.toFixed(2) : '—'} |`),
   '',
 ].join('\n');
-writeFileSync(new URL('./results/pool.md', import.meta.url), md);
-console.log('wrote bench/results/pool.{json,md}');
+writeFileSync(new URL(`./results/${outName}.md`, import.meta.url), md);
+console.log(`wrote bench/results/${outName}.{json,md}`);
