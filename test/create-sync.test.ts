@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createOptimizer, createOptimizerSync, FisheroptError, loadWasmModule, type OptimizerConfig } from '../dist/index.js';
+import { createOptimizer, createOptimizerSync, loadWasmModule, type OptimizerConfig } from '../dist/index.js';
+import { expectError } from './helpers/errors.js';
 import { randomF32 } from './helpers/rng.js';
 
 const params = () => ({ w: { shape: [6, 4], data: randomF32(24, 3) }, 'w.bias': { shape: [4], data: randomF32(4, 4) } });
@@ -28,15 +29,7 @@ describe('createOptimizerSync', () => {
     [{ backend: 'pool' }, /needs backend 'ref' or 'wasm', got "pool"/],
     [{ backend: 'wasm' }, /config.wasm to be a compiled WebAssembly.Module/],
     [{ backend: 'wasm', wasm: 'fisheropt.wasm' }, /config.wasm to be a compiled WebAssembly.Module .*got "fisheropt.wasm"/],
-  ])('rejects %j', (over, text) => {
-    let err: unknown;
-    try {
-      createOptimizerSync({ ...config, params: params(), ...over } as OptimizerConfig & { backend: 'ref' });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(FisheroptError);
-    expect((err as FisheroptError).code).toBe('BAD_OPTION');
-    expect((err as Error).message).toMatch(text);
+  ])('rejects %j', async (over, text) => {
+    await expectError(() => createOptimizerSync({ ...config, params: params(), ...over } as OptimizerConfig & { backend: 'ref' }), 'BAD_OPTION', text);
   });
 });

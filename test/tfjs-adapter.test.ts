@@ -4,26 +4,15 @@ import '@tensorflow/tfjs-backend-cpu';
 import '../dist/tfjs/register-gradients.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOptimizer, defaultWasmUrl, FisheroptError } from '../dist/index.js';
+import { createOptimizer, defaultWasmUrl } from '../dist/index.js';
 import { FisheroptOptimizer, STATE_WEIGHT_NAME, tfjsOptimizer, type TfjsOptimizerConfig } from '../dist/tfjs/index.js';
+import { expectError } from './helpers/errors.js';
 import { randomF32, rng } from './helpers/rng.js';
 
 beforeAll(async () => {
   tf.enableProdMode();
   await tf.setBackend('cpu');
 });
-
-async function expectError(p: Promise<unknown> | (() => unknown), code: string, text: RegExp): Promise<void> {
-  let err: unknown;
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected an error').toBeInstanceOf(FisheroptError);
-  expect((err as FisheroptError).code).toBe(code);
-  expect((err as Error).message).toMatch(text);
-}
 
 /** 96 points in three noisy clusters on the unit circle, one-hot labels. */
 function dataset(): { x: tf.Tensor2D; y: tf.Tensor2D } {
@@ -249,6 +238,9 @@ describe('configuration and serialization', () => {
     const back = FisheroptOptimizer.fromConfig(FisheroptOptimizer, { ...saved, customObjects: {} });
     expect(back.getConfig()).toEqual(saved);
     expect(JSON.parse(saved.config as string).rules[1].match).toEqual({ regexp: 'emb_\\d+', flags: 'i' });
+    for (const broken of [{}, { config: 'null' }, { config: '{"optimizer": ' }]) {
+      expect(() => FisheroptOptimizer.fromConfig(FisheroptOptimizer, broken)).toThrow(/cannot restore the optimizer from its saved config/);
+    }
   });
 
   it('an optimizer whose kernels are still loading refuses to step until ready()', async () => {

@@ -141,6 +141,7 @@ function decodeConfig(text: unknown): TfjsOptimizerConfig {
   } catch (e) {
     throw bad((e as Error).message);
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad('it is not an object');
   const matcher = (m: unknown) => {
     if (m !== null && typeof m === 'object' && typeof (m as { regexp?: unknown }).regexp === 'string') {
       const { regexp, flags } = m as { regexp: string; flags?: string };
