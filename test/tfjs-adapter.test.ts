@@ -47,7 +47,7 @@ function mlp(seed: number, headName = 'head'): tfl.Sequential {
 
 const weightsOf = (vars: readonly { read(): tf.Tensor }[] | readonly tf.Variable[]) =>
   vars.map((v) => ('read' in v ? v.read() : v).dataSync().slice() as Float32Array);
-const varName = (model: tfl.LayersModel, i: number) => model.trainableWeights[i].read().name;
+const varName = (model: tfl.LayersModel, i: number) => (model.trainableWeights[i].read() as tf.Variable).name;
 const fitOpts = { epochs: 3, batchSize: 32, shuffle: false, verbose: 0 as const };
 
 describe('model.fit with a fisheropt optimizer', () => {
@@ -238,7 +238,7 @@ describe('configuration and serialization', () => {
     const back = FisheroptOptimizer.fromConfig(FisheroptOptimizer, { ...saved, customObjects: {} });
     expect(back.getConfig()).toEqual(saved);
     expect(JSON.parse(saved.config as string).rules[1].match).toEqual({ regexp: 'emb_\\d+', flags: 'i' });
-    for (const broken of [{}, { config: 'null' }, { config: '{"optimizer": ' }]) {
+    for (const broken of [{}, { config: 'null' }, { config: '{"optimizer": ' }] as tf.serialization.ConfigDict[]) {
       expect(() => FisheroptOptimizer.fromConfig(FisheroptOptimizer, broken)).toThrow(/cannot restore the optimizer from its saved config/);
     }
   });
