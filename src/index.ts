@@ -8,7 +8,7 @@
  * opt.step();
  * ```
  */
-export { createOptimizer, Optimizer } from './optimizer.js';
+export { createOptimizer, createOptimizerSync, Optimizer } from './optimizer.js';
 export type { NonFinitePolicy, OptimizerConfig, ParamInit, StepInfo } from './optimizer.js';
 export { DEFAULT_FALLBACK_PATTERN, route } from './routing.js';
 export type { FallbackConfig, Group, ParamDesc, ParamMatcher, RouteRule } from './routing.js';
@@ -24,7 +24,7 @@ export { scheduleFactor } from './options.js';
 export type { OptionSchema, OptionSpec, Options, Schedule } from './options.js';
 export { FisheroptError } from './errors.js';
 export type { ErrorCode } from './errors.js';
-export { BACKENDS, createBackend } from './backends/index.js';
+export { BACKENDS, createBackend, createBackendSync } from './backends/index.js';
 export type { Backend, BackendChoice, BackendName } from './backends/index.js';
 export { defaultWasmUrl, loadWasmModule, setWasmSource, wasmAvailable } from './backends/wasm.js';
 export type { WasmSource } from './backends/wasm.js';

@@ -4,7 +4,7 @@
  * `step()` applies one update in place.
  */
 import { alignUp, Arena } from './arena.js';
-import { checkBackend, createBackend, type Backend, type BackendChoice } from './backends/index.js';
+import { checkBackend, createBackend, createBackendSync, type Backend, type BackendChoice } from './backends/index.js';
 import { GEMM_SCRATCH_BYTES } from './kernels/gemm.js';
 import type { WasmSource } from './backends/wasm.js';
 import { runStep, type NonFinitePolicy, type StepInfo, type StepPlan } from './engine.js';
@@ -528,11 +528,16 @@ function layoutParams(arena: Arena, plan: ParamPlan, step0: number, rollback: bo
   return { records, snapshot };
 }
 
-/** Build an optimizer: validate everything, route parameters, plan and fill the arena, load the backend. */
-export async function createOptimizer(config: OptimizerConfig & { backend: 'pool' }): Promise<Optimizer<Promise<StepInfo>>>;
-export async function createOptimizer(config: OptimizerConfig & { backend?: 'ref' | 'wasm' | 'auto' }): Promise<Optimizer<StepInfo>>;
-export async function createOptimizer(config: OptimizerConfig): Promise<Optimizer<StepInfo | Promise<StepInfo>>>;
-export async function createOptimizer(config: OptimizerConfig): Promise<Optimizer<StepInfo | Promise<StepInfo>>> {
+interface CheckedConfig {
+  backend: BackendChoice;
+  isPool: boolean;
+  nonFinite: NonFinitePolicy;
+  clip: number | undefined;
+  schedule: Schedule;
+}
+
+/** Validate the config's fields that need no routing (names, policies, schedule, backend, pool settings). */
+function checkConfig(config: OptimizerConfig): CheckedConfig {
   if (config === null || typeof config !== 'object') throw new FisheroptError('BAD_OPTION', 'createOptimizer needs a config object');
   for (const key of Object.keys(config)) {
     if (!CONFIG_KEYS.includes(key)) {
@@ -550,31 +555,63 @@ export async function createOptimizer(config: OptimizerConfig): Promise<Optimize
     throw new FisheroptError('BAD_OPTION', `clipGradNorm must be a positive finite number, got ${JSON.stringify(clip)}`);
   }
   const schedule = validateSchedule(config.schedule);
-  const backendChoice = config.backend ?? 'auto';
-  checkBackend(backendChoice);
-  const isPool = backendChoice === 'pool';
+  const backend = config.backend ?? 'auto';
+  checkBackend(backend);
+  const isPool = backend === 'pool';
   if (config.threads !== undefined && (!isPool || !Number.isInteger(config.threads) || config.threads < 1)) {
-    throw new FisheroptError('BAD_OPTION', isPool ? `threads must be a positive integer, got ${JSON.stringify(config.threads)}` : `threads applies to the pool backend only (backend is ${JSON.stringify(backendChoice)})`);
+    throw new FisheroptError('BAD_OPTION', isPool ? `threads must be a positive integer, got ${JSON.stringify(config.threads)}` : `threads applies to the pool backend only (backend is ${JSON.stringify(backend)})`);
   }
   if (config.rollback !== undefined && (!isPool || typeof config.rollback !== 'boolean')) {
-    throw new FisheroptError('BAD_OPTION', isPool ? `rollback must be true or false, got ${JSON.stringify(config.rollback)}` : `rollback applies to the pool backend only (backend is ${JSON.stringify(backendChoice)})`);
+    throw new FisheroptError('BAD_OPTION', isPool ? `rollback must be true or false, got ${JSON.stringify(config.rollback)}` : `rollback applies to the pool backend only (backend is ${JSON.stringify(backend)})`);
   }
-  const threads = isPool ? (config.threads ?? (await import('./backends/pool/index.js')).defaultThreads()) : 1;
-  const rollback = isPool && (config.rollback ?? true);
+  return { backend, isPool, nonFinite, clip, schedule };
+}
 
+/** Route and plan the parameters, create and fill the arena; the backend comes next (`finish`). */
+function prepare(config: OptimizerConfig, checked: CheckedConfig, threads: number) {
+  const rollback = checked.isPool && (config.rollback ?? true);
   const params = parseParams(config.params);
   const routing: Routing = { main: { optimizer: config.optimizer, options: config.options }, rules: config.rules ?? [], fallback: config.fallback ?? {} };
   const groups = route(params, routing.main, routing.rules, routing.fallback);
   const plan = planParams(params, groups);
-  const arena = new Arena({ initialBytes: plan.bytes(rollback) + (threads - 1) * (GEMM_SCRATCH_BYTES + alignUp(plan.scratchBytes) + 16), shared: isPool });
+  const arena = new Arena({ initialBytes: plan.bytes(rollback) + (threads - 1) * (GEMM_SCRATCH_BYTES + alignUp(plan.scratchBytes) + 16), shared: checked.isPool });
   const laid = layoutParams(arena, plan, 0, rollback);
   const scratch = arena.alloc(plan.scratchBytes);
   new Uint8Array(arena.buffer, scratch, alignUp(plan.scratchBytes)).fill(0);
   const helperScratch = Array.from({ length: threads - 1 }, () => arena.alloc(GEMM_SCRATCH_BYTES));
-
-  const backend = await createBackend(backendChoice, arena, config.wasm, isPool ? { threads, helperScratch } : undefined);
-  return new Optimizer({
+  const finish = <S extends StepInfo | Promise<StepInfo>>(backend: Backend) => new Optimizer<S>({
     arena, backend, groups, records: new Map(laid.records.map((r) => [r.name, r])), scratch, scratchBytes: plan.scratchBytes,
-    schedule, clipGradNorm: clip, nonFinite, snapshot: laid.snapshot, routing, rollback,
+    schedule: checked.schedule, clipGradNorm: checked.clip, nonFinite: checked.nonFinite, snapshot: laid.snapshot, routing, rollback,
   });
+  return { arena, helperScratch, finish };
+}
+
+/** Build an optimizer: validate everything, route parameters, plan and fill the arena, load the backend. */
+export async function createOptimizer(config: OptimizerConfig & { backend: 'pool' }): Promise<Optimizer<Promise<StepInfo>>>;
+export async function createOptimizer(config: OptimizerConfig & { backend?: 'ref' | 'wasm' | 'auto' }): Promise<Optimizer<StepInfo>>;
+export async function createOptimizer(config: OptimizerConfig): Promise<Optimizer<StepInfo | Promise<StepInfo>>>;
+export async function createOptimizer(config: OptimizerConfig): Promise<Optimizer<StepInfo | Promise<StepInfo>>> {
+  const checked = checkConfig(config);
+  const threads = checked.isPool ? (config.threads ?? (await import('./backends/pool/index.js')).defaultThreads()) : 1;
+  const { arena, helperScratch, finish } = prepare(config, checked, threads);
+  const backend = await createBackend(checked.backend, arena, config.wasm, checked.isPool ? { threads, helperScratch } : undefined);
+  return finish(backend);
+}
+
+/**
+ * Build an optimizer without awaiting, on a backend that needs no loading: `ref`, or `wasm` with
+ * `config.wasm` set to a compiled `WebAssembly.Module` (`await loadWasmModule()` once, beforehand). For
+ * code that cannot await at that point, such as a framework's synchronous optimizer hook. `auto` and
+ * `pool` need `createOptimizer`.
+ */
+export function createOptimizerSync(config: OptimizerConfig & { backend: 'ref' | 'wasm' }): Optimizer<StepInfo> {
+  const checked = checkConfig(config);
+  if (checked.backend !== 'ref' && checked.backend !== 'wasm') {
+    throw new FisheroptError('BAD_OPTION', `createOptimizerSync needs backend 'ref' or 'wasm', got ${JSON.stringify(checked.backend)} (use createOptimizer for 'auto' and 'pool')`);
+  }
+  if (checked.backend === 'wasm' && !(config.wasm instanceof WebAssembly.Module)) {
+    throw new FisheroptError('BAD_OPTION', `createOptimizerSync with backend 'wasm' needs config.wasm to be a compiled WebAssembly.Module (from await loadWasmModule()), got ${describe(config.wasm)}`);
+  }
+  const { arena, finish } = prepare(config, checked, 1);
+  return finish<StepInfo>(createBackendSync(checked.backend, arena, config.wasm as WebAssembly.Module | undefined));
 }

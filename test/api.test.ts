@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
-  createOptimizer, FisheroptError, registerOptimizer, scheduleFactor, KernelFlag,
+  createOptimizer, registerOptimizer, scheduleFactor, KernelFlag,
   type OptimizerConfig, type OptimizerDef,
 } from '../dist/index.js';
+import { expectError } from './helpers/errors.js';
 import { randomF32 } from './helpers/rng.js';
-
-async function expectError(p: Promise<unknown> | (() => unknown), code: string, text: RegExp): Promise<void> {
-  let err: unknown;
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected an error').toBeInstanceOf(FisheroptError);
-  expect((err as FisheroptError).code).toBe(code);
-  expect((err as Error).message).toMatch(text);
-}
 
 const base = (over: Partial<OptimizerConfig> = {}): OptimizerConfig => ({
   optimizer: 'adamw',

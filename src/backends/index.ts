@@ -36,7 +36,7 @@ export async function createBackend(
   choice: BackendChoice, arena: Arena, wasm?: WasmSource, pool?: PoolOptions & { helperScratch: number[] },
 ): Promise<Backend> {
   checkBackend(choice);
-  if (choice === 'ref') return { name: 'ref', kernels: refKernels(arena.memory) };
+  if (choice === 'ref') return createBackendSync('ref', arena);
   if (choice === 'pool') {
     if (!arena.shared) throw new FisheroptError('BAD_STATE', 'the pool backend needs a shared arena');
     let module: WebAssembly.Module;
@@ -57,5 +57,13 @@ export async function createBackend(
     if (choice === 'auto') return { name: 'ref', kernels: refKernels(arena.memory) };
     throw new FisheroptError('BACKEND_UNAVAILABLE', `the wasm backend could not be loaded: ${(e as Error).message}`);
   }
+  return createBackendSync('wasm', arena, module);
+}
+
+/** Create `ref` kernels, or `wasm` kernels from an already-compiled module (`loadWasmModule()`), without awaiting. */
+export function createBackendSync(choice: 'ref' | 'wasm', arena: Arena, module?: WebAssembly.Module): Backend {
+  if (choice === 'ref') return { name: 'ref', kernels: refKernels(arena.memory) };
+  if (choice !== 'wasm') throw new FisheroptError('UNKNOWN_BACKEND', `createBackendSync takes 'ref' or 'wasm', got ${JSON.stringify(choice)}`);
+  if (!(module instanceof WebAssembly.Module)) throw new FisheroptError('BAD_OPTION', 'the wasm backend needs a compiled WebAssembly.Module (from loadWasmModule())');
   return { name: 'wasm', kernels: instantiateWasm(module, arena.memory) };
 }
