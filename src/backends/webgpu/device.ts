@@ -83,3 +83,13 @@ export function acquireDevice(): Promise<GpuAcquisition> {
   shared ??= acquire().catch((e: Error) => ({ reason: `WebGPU initialization failed: ${e.message}` }));
   return shared;
 }
+
+/**
+ * Use this device for the webgpu backend (e.g. one a model already runs on, so buffers can be shared),
+ * `null` to make the backend unavailable (it then falls back), or `undefined` to acquire one again.
+ */
+export function setWebGpuDevice(device: GPUDevice | null | undefined, description = 'device set by setWebGpuDevice'): void {
+  if (device === undefined) shared = undefined;
+  else if (device === null) shared = Promise.resolve({ reason: 'the webgpu backend was turned off by setWebGpuDevice(null)' });
+  else shared = Promise.resolve({ device, description });
+}

@@ -35,7 +35,8 @@ const fields = (spec: string): (readonly [string, FieldType])[] =>
 
 /** The WGSL source of one shader: bindings, its parameter struct, helpers, its code. */
 export function wgslSource(def: ShaderDef): string {
-  const members = def.fields.map(([n, t]) => `  ${n}: ${t === 'u' ? 'u32' : 'f32'},`).join('\n');
+  // Members get a trailing underscore so that no field name collides with a WGSL reserved word.
+  const members = def.fields.map(([n, t]) => `  ${n}_: ${t === 'u' ? 'u32' : 'f32'},`).join('\n');
   return `
 struct Params {
 ${members || '  unused: u32,'}
@@ -76,6 +77,7 @@ fn nscale(s: f32, t: f32) -> f32 {
 }
 var<workgroup> red: array<f32, ${WG}>;
 var<workgroup> gateW: u32;
+var<workgroup> bcast: f32;
 // Sum of one value per invocation over the workgroup (call in uniform control flow).
 fn wgSum(lid: u32, v: f32) -> f32 {
   red[lid] = v;
@@ -84,16 +86,15 @@ fn wgSum(lid: u32, v: f32) -> f32 {
     if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
     workgroupBarrier();
   }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
+  if (lid == 0u) { bcast = red[0]; }
+  return workgroupUniformLoad(&bcast);
 }
 // The gate as a workgroup-uniform value (for shaders with barriers).
 fn gateClosed(lid: u32) -> bool {
   if (lid == 0u) { gateW = X[0]; }
   return workgroupUniformLoad(&gateW) != 0u;
 }
-${def.code}`;
+${def.code.replace(/\bP\.(\w+)/g, 'P.$1_')}`;
 }
 
 /** One invocation per element i < P.n (grid-stride), gated. `body` sees `i`. */
@@ -238,7 +239,7 @@ fn main() {
     var s = 0.0;
     for (var r = 0u; r < P.m; r = r + 1u) { let x = A[P.a + r * P.lda + j]; s = s + x * x; }
     A[P.out + j] = s;`),
-  rowMeanStd: rowwise('mean:u std:u a:u m:u n:u lda:u ddof:u', `
+  rowMeanStd: rowwise('mean:u sd:u a:u m:u n:u lda:u ddof:u', `
     let row = P.a + i * P.lda;
     var s = 0.0;
     for (var j = lid; j < P.n; j = j + WG) { s = s + A[row + j]; }
@@ -248,7 +249,12 @@ fn main() {
     let ss = wgSum(lid, q);
     if (lid == 0u) {
       A[P.mean + i] = mu;
-      A[P.std + i] = select(qnan(), sqrt(ss / f32(P.n - P.ddof)), P.n > P.ddof);
+      // ss / (n − ddof) as in f64 arithmetic: 0/0 = NaN, x/0 = +inf, 0/negative = −0, x/negative < 0 → NaN
+      let d = f32(i32(P.n) - i32(P.ddof));
+      var sd = sqrt(ss / max(d, 1.0));
+      if (d == 0.0) { sd = select(bitcast<f32>(X[15] | 0x7f800000u), qnan(), ss == 0.0); }
+      if (d < 0.0) { sd = select(qnan(), -0.0, ss == 0.0); }
+      A[P.sd + i] = sd;
     }`),
   scaleRowsCols: matrixwise('out:u ldo:u a:u lda:u r:u c:u m:u n:u', `
     var x = A[P.a + i * P.lda + j];
@@ -267,8 +273,8 @@ fn main() {
     var s = 0.0;
     for (var r = 0u; r < P.m; r = r + 1u) { let t = A[P.g + r * P.lda + j] * A[P.a + r]; s = s + t * t; }
     A[P.b + j] = nscale(s, P.colTarget);`),
-  rowStandardize: matrixwise('out:u ldo:u a:u lda:u mean:u std:u m:u n:u eps:f', `
-    let r = 1.0 / maxNan(A[P.std + i], P.eps);
+  rowStandardize: matrixwise('out:u ldo:u a:u lda:u mean:u sd:u m:u n:u eps:f', `
+    let r = 1.0 / maxNan(A[P.sd + i], P.eps);
     A[P.out + i * P.ldo + j] = (A[P.a + i * P.lda + j] - A[P.mean + i]) * r;`),
   racsColSq: colwise('acc:u g:u m:u n:u', `
     var s = 0.0;
