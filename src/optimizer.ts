@@ -276,10 +276,7 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
       for (const r of laid.records) if (g.params.includes(r.name)) this.records.set(r.name, { ...r, group: target });
     }
     this.snapshot.push(...laid.snapshot);
-    if (this.gpu) {
-      this.gpu.resize();
-      this.gpu.upload(0, this.arena.buffer.byteLength);
-    }
+    this.gpu?.mirrorHost();
   }
 
   private allocThreadScratch(bytes: number): number[] {
@@ -541,8 +538,12 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
     this.skipped = header.skippedSteps ?? 0;
     this.schedule = schedule;
     if (this.gpu) {
-      for (const [p, b] of this.ranges()) this.gpu.upload(p, b);
-      this.hostStale = false;
+      // What was written goes to the device; without parameters in the blob the device's stay.
+      for (const r of this.records.values()) {
+        if (header.includesParams) this.gpu.upload(r.p, 4 * r.size);
+        for (const s of r.slotList) this.gpu.upload(s.ptr, 4 * s.length);
+      }
+      if (header.includesParams) this.hostStale = false;
     }
   }
 }

@@ -291,6 +291,12 @@ describe.skipIf(!got.device)('webgpu kernels against ref', () => {
     expect(() => gpu.eigh(16, 4, 16, 16, 4, 4, 16)).toThrow(/kernel eigh .*no WGSL version/);
   });
 
+  it('a WebGPU validation error surfaces as DEVICE_ERROR at the next sync, and the runtime keeps working', async () => {
+    rt.record('fill', [base / 4, 1, 0], [rt.maxGroups + 1, 1]); // more workgroups than the device allows
+    await expect(rt.sync()).rejects.toMatchObject({ code: 'DEVICE_ERROR', message: expect.stringMatching(/WebGPU error: .*/) });
+    await vec('fill', (n) => { const x = put(new Float32Array(n)); return { label: `again n=${n}`, run: (k) => k.fill(x, n, -1), out: [[x, n, {}]] }; });
+  });
+
   it('covers every kernel the backend implements', () => {
     const { implemented } = webgpuKernels(rt);
     expect(implemented.filter((n) => !covered.has(n))).toEqual([]);
@@ -377,6 +383,14 @@ describe.skipIf(!got.device)('webgpu optimizers against ref over 20 steps', () =
       expect(() => gpuOpt.save()).toThrow(/download/);
       await gpuOpt.download();
       expectClose(gpuOpt, refOpt, 4e-6, 'after grad() views');
+      gpuOpt.setGrads(gradsAt(4));
+      refOpt.setGrads(gradsAt(4));
+      await gpuOpt.step();
+      refOpt.step();
+      gpuOpt.load(refOpt.save({ params: false })); // state only: the device keeps its newer parameters
+      expect(() => gpuOpt.param('w')).toThrow(/download/);
+      await gpuOpt.download();
+      expectClose(gpuOpt, refOpt, 4e-6, 'after loading state without parameters');
       const blob = refOpt.save();
       gpuOpt.load(blob); // ref's state and params, bit for bit, onto the device
       const w = randomF32(37 * 101, 5);
@@ -460,6 +474,23 @@ describe.skipIf(!got.device)('webgpu optimizers against ref over 20 steps', () =
       expectClose(gpuOpt, refOpt, 4e-6, 'after addParams');
     } finally {
       await gpuOpt.close();
+    }
+  });
+});
+
+describe.skipIf(!got.device)('webgpu device loss', () => {
+  it('after the device is lost, calls fail with DEVICE_LOST', async () => {
+    setWebGpuDevice(undefined);
+    const own = await acquireDevice(); // a device of its own, to lose
+    try {
+      const opt = (await createOptimizer({ optimizer: 'sgd', params: { w: { shape: [4] } }, backend: 'webgpu' })) as Optimizer<Promise<StepInfo>>;
+      own.device!.destroy();
+      await own.device!.lost;
+      await expect(opt.step()).rejects.toMatchObject({ code: 'DEVICE_LOST', message: expect.stringMatching(/the WebGPU device was lost \(destroyed/) });
+      expect(() => opt.setGrads({ w: [1, 2, 3, 4] })).toThrow(/device was lost/);
+      await opt.close();
+    } finally {
+      setWebGpuDevice(got.device, got.description);
     }
   });
 });

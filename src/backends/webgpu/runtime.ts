@@ -114,16 +114,17 @@ export class GpuRuntime {
     this.bindGroup = undefined;
   }
 
-  /** Follow the host arena after it grew: a larger device arena with the host's whole contents. */
-  resize(): void {
+  /** Follow the host arena (e.g. after it grew): a device arena of its size with its whole contents. */
+  mirrorHost(): void {
     this.check();
     const bytes = this.memory.buffer.byteLength;
-    if (bytes === this.arenaBuf.size) return;
     this.submit();
-    const next = this.createArena(bytes);
-    this.arenaBuf.destroy();
-    this.arenaBuf = next;
-    this.bindGroup = undefined;
+    if (bytes !== this.arenaBuf.size) {
+      const next = this.createArena(bytes);
+      this.arenaBuf.destroy();
+      this.arenaBuf = next;
+      this.bindGroup = undefined;
+    }
     this.upload(0, bytes);
   }
 
