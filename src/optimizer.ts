@@ -8,7 +8,7 @@ import { checkBackend, createBackend, type Backend, type BackendChoice } from '.
 import { GEMM_SCRATCH_BYTES } from './kernels/gemm.js';
 import type { WasmSource } from './backends/wasm.js';
 import { runStep, type NonFinitePolicy, type StepInfo, type StepPlan } from './engine.js';
-import { recordStep, runDeviceStep } from './backends/webgpu/step.js';
+import { probeStep, runDeviceStep } from './backends/webgpu/step.js';
 import { FisheroptError } from './errors.js';
 
 export type { NonFinitePolicy, StepInfo } from './engine.js';
@@ -406,9 +406,7 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
 
   /** webgpu: record (never submit) the next step, so unsupported kernels or host reads throw now. */
   probeDeviceStep(): void {
-    if (!this.gpu) return;
-    recordStep(this.plan(), this.gpu, this.kernels, this.resolveDef);
-    this.gpu.discard();
+    if (this.gpu) probeStep(this.plan(), this.gpu, this.kernels, this.resolveDef);
   }
 
   /** Test hook (pool only): a helper worker dies (`exit`) or throws (`throw`) in the next step. */

@@ -23,6 +23,7 @@ import { webgpuKernels, HOST_SCALAR_KERNELS } from '../dist/backends/webgpu/kern
 import { GpuRuntime } from '../dist/backends/webgpu/runtime.js';
 import { FisheroptError } from '../dist/errors.js';
 import { createOptimizer, type Optimizer, type StepInfo } from '../dist/optimizer.js';
+import { registerOptimizer } from '../dist/optimizers/index.js';
 import { KernelFlag, KERNEL_NAMES, type Kernels } from '../dist/kernels.js';
 import { randomF32 } from './helpers/rng.js';
 import { GEMM_SHAPES, MATRICES, SIZES } from './helpers/shapes.js';
@@ -288,6 +289,8 @@ describe.skipIf(!got.device)('webgpu kernels against ref', () => {
     for (const name of HOST_SCALAR_KERNELS) {
       expect(() => (gpu[name] as (...a: number[]) => number)(16, 4)).toThrow(new RegExp(`kernel ${name} .*returns a value to the host`));
     }
+    // outside a step even the readback kernels cannot return synchronously
+    expect(() => gpu.sumsq(base, 4)).toThrow(/kernel sumsq .*outside an optimizer step/);
     expect(() => gpu.eigh(16, 4, 16, 16, 4, 4, 16)).toThrow(/kernel eigh .*no WGSL version/);
   });
 
@@ -295,6 +298,41 @@ describe.skipIf(!got.device)('webgpu kernels against ref', () => {
     rt.record('fill', [base / 4, 1, 0], [rt.maxGroups + 1, 1]); // more workgroups than the device allows
     await expect(rt.sync()).rejects.toMatchObject({ code: 'DEVICE_ERROR', message: expect.stringMatching(/WebGPU error: .*/) });
     await vec('fill', (n) => { const x = put(new Float32Array(n)); return { label: `again n=${n}`, run: (k) => k.fill(x, n, -1), out: [[x, n, {}]] }; });
+  });
+
+  it('host scalars (sumsq, maxAbs, dot) inside a step: read back and replayed, several per step and per parameter', async () => {
+    registerOptimizer({
+      name: 'test-scalars',
+      summary: 'uses every readback kernel, and their values, in its update',
+      matrixOnly: false,
+      schema: {},
+      handles: () => true,
+      slots: () => [],
+      step(ctx, p) {
+        const k = ctx.kernels, n = p.size;
+        const s = k.sumsq(p.g, n);
+        k.axpy(p.p, p.g, n, -0.01 * Math.sqrt(s / n));
+        const mx = k.maxAbs(p.g, n);
+        k.scale(p.p, n, 1 / (1 + 0.01 * mx));
+        const d = k.dot(p.g, p.p, n); // reads p after the two updates above
+        k.axpy(p.p, p.g, n, -1e-4 * d);
+      },
+    });
+    const { gpuOpt, refOpt } = await pair('test-scalars', {}, { clipGradNorm: 80 });
+    covered.add('sumsq').add('maxAbs').add('dot');
+    try {
+      for (let t = 1; t <= 5; t++) {
+        const g = gradsAt(t, t === 3 ? 10 : 1);
+        gpuOpt.setGrads(g);
+        refOpt.setGrads(g);
+        const [a, b] = [await gpuOpt.step(), refOpt.step()];
+        expect(Math.abs(a.gradNorm! - b.gradNorm!)).toBeLessThanOrEqual(1e-5 * b.gradNorm!);
+      }
+      await gpuOpt.download();
+      expectClose(gpuOpt, refOpt, 2e-5, 'after 5 steps with 9 host scalars each');
+    } finally {
+      await gpuOpt.close();
+    }
   });
 
   it('covers every kernel the backend implements', () => {
@@ -337,6 +375,9 @@ describe.skipIf(!got.device)('webgpu optimizers against ref over 20 steps', () =
     ['adam', { lr: 1e-2, weightDecay: 0.1, amsgrad: true }, 4e-6],
     ['adamw', { lr: 1e-2, betas: [0.8, 0.99] }, 4e-6],
     ['sinkgd', { lr: 0.05, iterations: 3, weightDecay: 0.01 }, 2e-5],
+    // host scalars (Frobenius norms) by readback and replay; Newton–Schulz through gemm and syrk
+    ['muon', { lr: 0.02 }, 2e-5],
+    ['swan', { lr: 0.02 }, 2e-5],
   ];
   it.each(cases)('%s %j, with clipping, a schedule and state', async (optimizer, options, rel) => {
     const extra = { clipGradNorm: 80, schedule: { type: 'cosine', warmupSteps: 3, totalSteps: 20 } };
@@ -408,9 +449,9 @@ describe.skipIf(!got.device)('webgpu optimizers against ref over 20 steps', () =
     }
   });
 
-  it('non-finite gradients: throw names the element and changes nothing; skip skips on the device', async () => {
-    for (const nonFinite of ['throw', 'skip'] as const) {
-      const { gpuOpt, refOpt } = await pair('adam', { lr: 1e-2 }, { nonFinite });
+  it('non-finite gradients: throw names the element and changes nothing; skip skips on the device (also mid-replay)', async () => {
+    for (const [optimizer, nonFinite] of [['adam', 'throw'], ['adam', 'skip'], ['muon', 'throw'], ['muon', 'skip']] as const) {
+      const { gpuOpt, refOpt } = await pair(optimizer, { lr: 1e-2 }, { nonFinite });
       try {
         const g = gradsAt(1);
         g.u[17] = NaN;
@@ -427,6 +468,13 @@ describe.skipIf(!got.device)('webgpu optimizers against ref over 20 steps', () =
         await gpuOpt.download();
         expectClose(gpuOpt, refOpt, 0, 'after a non-finite gradient');
         for (const v of Object.values(gpuOpt.state('w'))) expect(v.every((x) => x === 0)).toBe(true);
+        // the device is usable afterwards: a finite step matches ref
+        gpuOpt.setGrads(gradsAt(2));
+        refOpt.setGrads(gradsAt(2));
+        await gpuOpt.step();
+        refOpt.step();
+        await gpuOpt.download();
+        expectClose(gpuOpt, refOpt, 2e-5, `${optimizer} after a finite step`);
       } finally {
         await gpuOpt.close();
       }
@@ -446,11 +494,6 @@ describe.skipIf(!got.device)('webgpu optimizers against ref over 20 steps', () =
     } finally {
       await gpuOpt.close();
     }
-  });
-
-  it('an optimizer that needs host scalars fails at creation with a clear error', async () => {
-    await expect(createOptimizer({ optimizer: 'adafactor', params: { w: { shape: [8, 4] } }, backend: 'webgpu' }))
-      .rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/kernel \w+ is not available on the webgpu backend/) });
   });
 
   it('addParams grows the device arena and keeps existing values', async () => {
@@ -476,6 +519,14 @@ describe.skipIf(!got.device)('webgpu optimizers against ref over 20 steps', () =
       await gpuOpt.close();
     }
   });
+
+  it('optimizers that read the arena on the host, or use kernels without WGSL, fail at creation with a clear error', async () => {
+    await expect(createOptimizer({ optimizer: 'adafactor', params: { w: { shape: [8, 4] } }, backend: 'webgpu' }))
+      .rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/optimizer "adafactor" reads the arena on the host/) });
+    await expect(createOptimizer({ optimizer: 'galore', params: { w: { shape: [8, 4] } }, backend: 'webgpu' }))
+      .rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/kernel \w+ is not available on the webgpu backend/) });
+  });
+
 });
 
 describe.skipIf(!got.device)('webgpu device loss', () => {

@@ -1,16 +1,19 @@
 /**
  * The kernel set on WebGPU: each call records dispatches on the runtime (nothing runs until the
- * runtime submits). Kernels that return a value to the host (sums, norms, max-abs) cannot: the host
- * would have to wait for the device in the middle of a step. They, and the kernels without a WGSL
- * version yet, throw BACKEND_UNAVAILABLE naming the kernel; a step that calls one records nothing
- * that is ever submitted. Scratch arguments for f64 accumulators are not used (sums are f32 here).
+ * runtime submits). Kernels that return a value to the host (`sumsq`, `maxAbs`, `dot`) work only
+ * inside an optimizer step, where each costs one readback (the step is replayed; see `Replay`); the
+ * other host-scalar kernels and those without a WGSL version yet throw BACKEND_UNAVAILABLE naming the
+ * kernel. Scratch arguments for f64 accumulators are not used (sums are f32 here).
  */
 import { FisheroptError } from '../../errors.js';
 import { KERNEL_NAMES, type Kernels } from '../../kernels.js';
 import type { GpuRuntime } from './runtime.js';
 
-/** Kernels that return a host scalar. */
-export const HOST_SCALAR_KERNELS = ['sumsq', 'maxAbs', 'dot', 'adafactorFactoredSumsq', 'adafactorVecSumsq', 'racsNormSq'] as const;
+/** Kernels that return a host scalar without a device version yet. */
+export const HOST_SCALAR_KERNELS = ['adafactorFactoredSumsq', 'adafactorVecSumsq', 'racsNormSq'] as const;
+
+/** Host-scalar kernels that run inside a step, each with one readback (see `Replay` in `./runtime.ts`). */
+export const READBACK_KERNELS = ['sumsq', 'maxAbs', 'dot'] as const;
 
 /** f32 index of a byte pointer (f32 data is 4-byte aligned by the kernel set's conventions). */
 function ix(ptr: number): number {
@@ -77,8 +80,13 @@ export function webgpuKernels(rt: GpuRuntime): { kernels: Kernels; implemented: 
       rt.record('mirror', [ix(c), ldc, n, n], el(n * n));
     },
   };
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = {
+    sumsq: (x: number, n: number) => rt.scalar('sumsq', 0, ix(x), 0, n),
+    maxAbs: (x: number, n: number) => rt.scalar('maxAbs', 1, ix(x), 0, n),
+    dot: (x: number, y: number, n: number) => rt.scalar('dot', 2, ix(x), ix(y), n),
+  };
   for (const name of KERNEL_NAMES) {
+    if (name in out) continue;
     const fn = impl[name];
     if (fn) {
       out[name] = (...a: number[]) => void fn(...a);
@@ -91,5 +99,5 @@ export function webgpuKernels(rt: GpuRuntime): { kernels: Kernels; implemented: 
       };
     }
   }
-  return { kernels: out as unknown as Kernels, implemented: KERNEL_NAMES.filter((n) => impl[n]) };
+  return { kernels: out as unknown as Kernels, implemented: KERNEL_NAMES.filter((n) => impl[n] || (READBACK_KERNELS as readonly string[]).includes(n)) };
 }

@@ -22,6 +22,37 @@ const SLOT = 256;
 /** Words of the status buffer before the gradient-check partials. */
 export const STATUS_WORDS = 16;
 
+/**
+ * Host scalars inside a step, by replay: the step is recorded again from the start after each
+ * scalar's readback, with the dispatches already submitted skipped and the scalars already read
+ * returned from `memo`. Optimizer steps are deterministic functions of their kernels' results, so each
+ * pass records the same dispatches up to the next unknown scalar.
+ */
+export interface Replay {
+  /** Dispatches (recorded or skipped) in this pass so far. */
+  seen: number;
+  /** Dispatches submitted in earlier passes: skipped in this one. */
+  skip: number;
+  /** Scalars read back so far, in call order. */
+  readonly memo: number[];
+  /** Scalar calls in this pass so far. */
+  calls: number;
+  /** Probe (record, never submit): scalars are 1. */
+  readonly probe: boolean;
+}
+
+/** Thrown inside a step when a scalar must be read back; the step runner catches it. */
+export class NeedScalar extends Error {
+  constructor() {
+    super('a host scalar is needed (caught by the webgpu step runner)');
+  }
+}
+
+/** Dispatches one host scalar records (`scalarPartial`, `scalarFinal`). */
+const SCALAR_DISPATCHES = 2;
+/** Most workgroups of a scalar's first stage. */
+const SCALAR_GROUPS = 64;
+
 interface Dispatch {
   readonly pipeline: GPUComputePipeline;
   readonly groups: readonly [number, number];
@@ -42,6 +73,8 @@ export class GpuRuntime {
   private errors: Promise<{ readonly message: string } | null>[] = [];
   private lost: string | undefined;
   private destroyed = false;
+  /** Set while a step is recorded (host scalars are possible only then). */
+  replay: Replay | undefined;
 
   constructor(readonly device: GPUDevice, readonly description: string, private readonly memory: WebAssembly.Memory) {
     device.lost.then((info) => {
@@ -149,6 +182,7 @@ export class GpuRuntime {
     this.check();
     const def = SHADERS[name];
     if (values.length !== def.fields.length) throw new Error(`shader ${name}: ${values.length} values for ${def.fields.length} fields`);
+    if (this.replay && this.replay.seen++ < this.replay.skip) return;
     const data = new ArrayBuffer(SLOT);
     const u = new Uint32Array(data), f = new Float32Array(data);
     def.fields.forEach(([, t], i) => {
@@ -157,6 +191,29 @@ export class GpuRuntime {
     });
     this.pending.push({ pipeline: this.pipeline(name), groups });
     this.params.push(data);
+  }
+
+  /**
+   * A host scalar of f32 data (mode 0: Σx², 1: max|x|, 2: Σx·y), summed in f32 on the device. Inside a
+   * step: the value read back in an earlier pass, or a recorded reduction and NeedScalar. Outside a
+   * step the host cannot wait for the device synchronously: BACKEND_UNAVAILABLE.
+   */
+  scalar(kernel: string, mode: 0 | 1 | 2, x: number, y: number, n: number): number {
+    const r = this.replay;
+    if (!r) {
+      throw new FisheroptError('BACKEND_UNAVAILABLE', `kernel ${kernel} is not available on the webgpu backend outside an optimizer step: it returns a value to the host, which cannot wait for the device synchronously`);
+    }
+    if (n <= 0) return 0;
+    const i = r.calls++;
+    if (i < r.memo.length) {
+      r.seen += SCALAR_DISPATCHES;
+      return r.memo[i];
+    }
+    if (r.probe) return 1;
+    const groups = Math.min(this.groupsFor(n)[0], SCALAR_GROUPS);
+    this.record('scalarPartial', [x, y, n, mode], [groups, 1]);
+    this.record('scalarFinal', [groups, mode], [1, 1]);
+    throw new NeedScalar();
   }
 
   /** Workgroups for a grid-stride pass over `count` items, `per` items per workgroup. */

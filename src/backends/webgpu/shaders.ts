@@ -79,11 +79,15 @@ var<workgroup> red: array<f32, ${WG}>;
 var<workgroup> gateW: u32;
 var<workgroup> bcast: f32;
 // Sum of one value per invocation over the workgroup (call in uniform control flow).
-fn wgSum(lid: u32, v: f32) -> f32 {
+fn wgSum(lid: u32, v: f32) -> f32 { return wgCombine(lid, v, false); }
+// Sum, or NaN-propagating max, of one value per invocation over the workgroup (uniform control flow).
+fn wgCombine(lid: u32, v: f32, isMax: bool) -> f32 {
   red[lid] = v;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    if (lid < s) {
+      if (isMax) { red[lid] = maxNan(red[lid], red[lid + s]); } else { red[lid] = red[lid] + red[lid + s]; }
+    }
     workgroupBarrier();
   }
   if (lid == 0u) { bcast = red[0]; }
@@ -417,6 +421,46 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   },
   /** Gradient clipping by the device's clip factor X[3] (gated). */
   clipScale: elementwise('g:u n:u', '    A[P.g + i] = bitcast<f32>(X[3]) * A[P.g + i];'),
+  /**
+   * A host scalar, stage 1 (mode 0: Σx², 1: max|x| with NaN winning, 2: Σx·y): one partial per
+   * workgroup into X[16 + w] (gated).
+   */
+  scalarPartial: {
+    fields: fields('x:u y:u n:u mode:u'),
+    code: `
+fn term(i: u32) -> f32 {
+  let x = A[P.x + i];
+  if (P.mode == 0u) { return x * x; }
+  if (P.mode == 1u) { return select(abs(x), qnan(), isNan(x)); }
+  return x * A[P.y + i];
+}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nw: vec3<u32>) {
+  if (gateClosed(lid)) { return; }
+  var s = 0.0;
+  for (var i = wid.x * WG + lid; i < P.n; i = i + nw.x * WG) {
+    if (P.mode == 1u) { s = maxNan(s, term(i)); } else { s = s + term(i); }
+  }
+  let t = wgCombine(lid, s, P.mode == 1u);
+  if (lid == 0u) { X[16u + wid.x] = bitcast<u32>(t); }
+}`,
+  },
+  /** A host scalar, stage 2: the partials combined into X[4] (one workgroup, gated). */
+  scalarFinal: {
+    fields: fields('count:u mode:u'),
+    code: `
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) lid: u32) {
+  if (gateClosed(lid)) { return; }
+  var s = 0.0;
+  for (var w = lid; w < P.count; w = w + WG) {
+    let x = bitcast<f32>(X[16u + w]);
+    if (P.mode == 1u) { s = maxNan(s, x); } else { s = s + x; }
+  }
+  let t = wgCombine(lid, s, P.mode == 1u);
+  if (lid == 0u) { X[4] = bitcast<u32>(t); }
+}`,
+  },
   /** Open the gate again at the end of a step (not gated). */
   gateReset: {
     fields: fields(''),

@@ -7,10 +7,16 @@
  *   workgroup into the status buffer, which also gets the clip factor and the gate. Every later kernel
  *   of the step tests the gate, so a step with a non-finite gradient writes nothing (the finiteness
  *   check never waits for the host).
- * - The one exception: when the step checks gradients or clips, the host reads back 16 bytes of status
- *   after the submit, because the host's step counter (which gives the next step's bias corrections)
- *   and `StepInfo` (skipped, gradNorm) depend on them, and `nonFinite: 'throw'` must throw. With
- *   `nonFinite: 'ignore'` and no clipping a step submits and returns without waiting for the device.
+ * - Readbacks, the documented exceptions: when the step checks gradients or clips, the host reads back
+ *   32 bytes of status after the submit, because the host's step counter (which gives the next step's
+ *   bias corrections) and `StepInfo` (skipped, gradNorm) depend on them, and `nonFinite: 'throw'` must
+ *   throw. With `nonFinite: 'ignore'` and no clipping a step submits and returns without waiting.
+ *   An optimizer that asks for a host scalar (`sumsq`, `maxAbs`, `dot`: Muon's and SWAN's norms) gets
+ *   it by replay: what is recorded up to the scalar is submitted with the scalar's reduction, the value
+ *   is read back, and the step is recorded again from the start with the submitted dispatches skipped
+ *   and the known scalars returned (one readback per scalar; see `Replay`). Such a step is no longer
+ *   atomic against an error raised after its first readback; `createOptimizer` records a probe step
+ *   first so that unsupported kernels fail before anything runs.
  *
  * Optimizers read the arena through kernels only: a `StepContext.memory` read on the host throws here
  * (the host arena is not current during a step on the device).
@@ -21,7 +27,7 @@ import { FisheroptError } from '../../errors.js';
 import type { Kernels } from '../../kernels.js';
 import type { OptimizerDef } from '../../optimizers/types.js';
 import { scheduleFactor } from '../../options.js';
-import { STATUS_WORDS, type GpuRuntime } from './runtime.js';
+import { NeedScalar, STATUS_WORDS, type GpuRuntime, type Replay } from './runtime.js';
 
 /** Most workgroups one parameter's gradient check uses (each adds one partial to the status buffer). */
 const CHECK_GROUPS = 64;
@@ -41,7 +47,6 @@ export function recordStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, res
   const all = plan.groups.flatMap((g) => g.params);
   const clip = plan.clipGradNorm;
   const status = plan.nonFinite !== 'ignore' || clip !== undefined;
-  rt.submit();
   let current = '';
   try {
     if (status) {
@@ -64,37 +69,88 @@ export function recordStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, res
     });
     if (status) rt.record('gateReset', [], [1, 1]);
   } catch (e) {
-    rt.discard();
+    if (!(e instanceof NeedScalar)) rt.discard();
     throw e;
   }
   return { status, lrFactor };
 }
 
+/** Record (never submit) a step, host scalars taken as 1: unsupported kernels and host reads throw now. */
+export function probeStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, resolve: (name: string) => OptimizerDef): void {
+  rt.submit();
+  rt.replay = { seen: 0, skip: 0, memo: [], calls: 0, probe: true };
+  try {
+    recordStep(plan, rt, kernels, resolve);
+  } finally {
+    rt.replay = undefined;
+    rt.discard();
+  }
+}
+
+/** Bytes of status read back: gate, non-finite flag, Σg², clip factor, the last host scalar. */
+const STATUS_READ = 32;
+
+async function readStatus(rt: GpuRuntime): Promise<{ nonFinite: boolean; sumsq: number; scalar: number }> {
+  const rb = rt.staging(STATUS_READ);
+  rt.submit({ into: rb, bytes: STATUS_READ });
+  const words = await rt.readStaging(rb, STATUS_READ);
+  const u = new Uint32Array(words), f = new Float32Array(words);
+  return { nonFinite: u[1] !== 0, sumsq: f[2], scalar: f[4] };
+}
+
 /** Run one step on the device; see the header for when it waits for the device. */
 export async function runDeviceStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, resolve: (name: string) => OptimizerDef): Promise<StepInfo> {
-  const { status, lrFactor } = recordStep(plan, rt, kernels, resolve);
+  rt.submit();
+  const replay: Replay = { seen: 0, skip: 0, memo: [], calls: 0, probe: false };
+  rt.replay = replay;
+  let recorded: { status: boolean; lrFactor: number };
+  const checks = plan.nonFinite !== 'ignore';
+  try {
+    for (;;) {
+      replay.seen = 0;
+      replay.calls = 0;
+      try {
+        recorded = recordStep(plan, rt, kernels, resolve);
+        break;
+      } catch (e) {
+        if (!(e instanceof NeedScalar)) throw e;
+      }
+      // Submit up to the scalar's reduction and read it (with the gradient check's verdict) back.
+      const st = await readStatus(rt);
+      if (st.nonFinite && checks) {
+        rt.record('gateReset', [], [1, 1]);
+        rt.submit();
+        return await nonFiniteStep(plan, rt, scheduleFactor(plan.schedule, plan.t));
+      }
+      replay.memo.push(st.scalar);
+      replay.skip = replay.seen;
+    }
+  } finally {
+    rt.replay = undefined;
+  }
+  const { status, lrFactor } = recorded;
   if (!status) {
     rt.submit();
     return { step: plan.t + 1, skipped: false, lrFactor };
   }
-  const rb = rt.staging(16);
-  rt.submit({ into: rb, bytes: 16 });
-  const words = await rt.readStaging(rb, 16);
-  const nonFinite = new Uint32Array(words)[1] !== 0;
-  const total = new Float32Array(words)[2];
-  if (nonFinite && plan.nonFinite !== 'ignore') {
-    if (plan.nonFinite === 'skip') return { step: plan.t, skipped: true, lrFactor };
-    const all = plan.groups.flatMap((g) => g.params);
-    await rt.download(all.map((r) => [r.g, 4 * r.size] as const));
-    for (const r of all) {
-      const g = new Float32Array(rt.hostBuffer, r.g, r.size);
-      const i = g.findIndex((v) => !Number.isFinite(v));
-      if (i < 0) continue;
-      throw new FisheroptError(
-        'NON_FINITE_GRAD',
-        `gradient of ${JSON.stringify(r.name)} has a non-finite value (${g[i]} at element ${i}); nothing was updated (set nonFinite: 'skip' to skip such steps)`,
-      );
-    }
+  const st = await readStatus(rt);
+  if (st.nonFinite && checks) return nonFiniteStep(plan, rt, lrFactor);
+  return { step: plan.t + 1, skipped: false, gradNorm: plan.clipGradNorm !== undefined ? Math.sqrt(st.sumsq) : undefined, lrFactor };
+}
+
+/** A step whose gradients failed the device's check (nothing was written): skip, or throw naming the value. */
+async function nonFiniteStep(plan: StepPlan, rt: GpuRuntime, lrFactor: number): Promise<StepInfo> {
+  if (plan.nonFinite === 'skip') return { step: plan.t, skipped: true, lrFactor };
+  const all = plan.groups.flatMap((g) => g.params);
+  await rt.download(all.map((r) => [r.g, 4 * r.size] as const));
+  for (const r of all) {
+    const g = new Float32Array(rt.hostBuffer, r.g, r.size);
+    const i = g.findIndex((v) => !Number.isFinite(v));
+    if (i < 0) continue;
+    throw new FisheroptError(
+      'NON_FINITE_GRAD',
+      `gradient of ${JSON.stringify(r.name)} has a non-finite value (${g[i]} at element ${i}); nothing was updated (set nonFinite: 'skip' to skip such steps)`,
+    );
   }
-  return { step: plan.t + 1, skipped: false, gradNorm: plan.clipGradNorm !== undefined ? Math.sqrt(total) : undefined, lrFactor };
+  throw new FisheroptError('DEVICE_ERROR', 'the device reported a non-finite gradient that the host copy does not show');
 }
