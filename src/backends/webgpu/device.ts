@@ -36,7 +36,9 @@ async function findAdapter(): Promise<{ adapter: GPUAdapter | null; reason?: str
   if (!isNode) return { adapter: null, reason: 'this environment has no navigator.gpu' };
   let create: (flags: string[]) => GPU;
   try {
-    ({ create } = (await import('webgpu')) as { create: (flags: string[]) => GPU });
+    // A computed specifier: bundlers for the browser must not try to resolve this Node-only package.
+    const specifier = 'webgpu';
+    ({ create } = (await import(/* @vite-ignore */ specifier)) as { create: (flags: string[]) => GPU });
   } catch (e) {
     return { adapter: null, reason: `the optional peer dependency "webgpu" could not be loaded (${(e as Error).message})` };
   }

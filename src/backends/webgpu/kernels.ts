@@ -10,7 +10,7 @@ import { KERNEL_NAMES, type Kernels } from '../../kernels.js';
 import type { GpuRuntime } from './runtime.js';
 
 /** Kernels that return a host scalar without a device version yet. */
-export const HOST_SCALAR_KERNELS = ['adafactorFactoredSumsq', 'adafactorVecSumsq', 'racsNormSq'] as const;
+export const HOST_SCALAR_KERNELS = ['adafactorFactoredSumsq', 'adafactorVecSumsq', 'racsNormSq', 'racsScaledSumsq'] as const;
 
 /** Host-scalar kernels that run inside a step, each with one readback (see `Replay` in `./runtime.ts`). */
 export const READBACK_KERNELS = ['sumsq', 'maxAbs', 'dot'] as const;
