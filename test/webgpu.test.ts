@@ -24,6 +24,7 @@ import { GpuRuntime } from '../dist/backends/webgpu/runtime.js';
 import { FisheroptError } from '../dist/errors.js';
 import { createOptimizer, type Optimizer, type StepInfo } from '../dist/optimizer.js';
 import { registerOptimizer } from '../dist/optimizers/index.js';
+import { trainSpirals } from '../dist/demo/spirals.js';
 import { KernelFlag, KERNEL_NAMES, type Kernels } from '../dist/kernels.js';
 import { randomF32 } from './helpers/rng.js';
 import { GEMM_SHAPES, MATRICES, SIZES } from './helpers/shapes.js';
@@ -527,6 +528,16 @@ describe.skipIf(!got.device)('webgpu optimizers against ref over 20 steps', () =
       .rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/kernel \w+ is not available on the webgpu backend/) });
   });
 
+});
+
+describe.skipIf(!got.device)('webgpu end to end', () => {
+  it('the spirals MLP trains on webgpu as on wasm (Muon and its AdamW fallback, 40 steps)', async () => {
+    const cfg = { optimizer: 'muon', steps: 40 } as const;
+    const [gpuRun, wasmRun] = [await trainSpirals({ ...cfg, backend: 'webgpu' }), await trainSpirals({ ...cfg, backend: 'wasm' })];
+    expect(gpuRun.backend).toBe('webgpu');
+    expect(gpuRun.loss).toBeLessThan(0.8 * gpuRun.initialLoss);
+    expect(Math.abs(gpuRun.loss - wasmRun.loss)).toBeLessThanOrEqual(1e-3 * wasmRun.loss);
+  });
 });
 
 describe.skipIf(!got.device)('webgpu device loss', () => {
