@@ -1,10 +1,10 @@
-// WebGPU backend benchmark: f32 GEMM GFLOP/s and AdamW step time on the webgpu backend next to the
+// WebGPU backend benchmark: f32 GEMM GFLOP/s, AdamW and Muon step times on the webgpu backend next to the
 // wasm backend (one thread), measured in the same run. Every WebGPU GEMM is checked against the wasm
 // result before it is timed. Device time is taken around a batch of kernel calls ended by a device sync
 // (so a batch's submit and wait are included, amortized over the batch).
 // On a machine without a GPU the adapter is Mesa's llvmpipe software rasterizer: its numbers say how
 // slow the correctness path is, nothing about GPUs; the report labels it.
-// Usage: npm run build && node bench/webgpu.bench.mjs [-- --sizes 256,512 --elements 4194304 --steps 10]
+// Usage: npm run build && node bench/webgpu.bench.mjs [--sizes 256,512 --elements 4194304 --steps 10 --muon 256x512]
 // Writes bench/results/webgpu.json and bench/results/webgpu.md.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -111,6 +111,22 @@ const bytes = 32 * side * side; // read p, g, m, v and g again for the check; wr
 rows.push({ what: `adamw step, ${side}×${side} (${side * side} elements)`, webgpuMs: steps.webgpu, wasmMs: steps.wasm, webgpuGBs: bytes / steps.webgpu / 1e6, wasmGBs: bytes / steps.wasm / 1e6 });
 console.log(`adamw step ${side}×${side}: webgpu ${steps.webgpu.toFixed(2)} ms (${(bytes / steps.webgpu / 1e6).toFixed(1)} GB/s of traffic), wasm 1 thread ${steps.wasm.toFixed(2)} ms (${(bytes / steps.wasm / 1e6).toFixed(1)} GB/s)`);
 
+// Muon step (Newton–Schulz through gemm/syrk; its two Frobenius norms per matrix are host scalars,
+// each one readback and a replay of the step on webgpu).
+const [mm, mn] = arg('muon', '256x512').split('x').map(Number);
+const mgrad = new Float32Array(mm * mn).map((_, i) => Math.cos(i) * 1e-2);
+const muon = {};
+for (const backend of ['webgpu', 'wasm']) {
+  const opt = await createOptimizer({ optimizer: 'muon', params: { w: { shape: [mm, mn] } }, backend });
+  opt.setGrads({ w: mgrad });
+  muon[backend] = await timeIt(async (k) => {
+    for (let i = 0; i < k; i++) await opt.step();
+  }, 2);
+  await opt.close();
+}
+rows.push({ what: `muon step, ${mm}×${mn}`, webgpuMs: muon.webgpu, wasmMs: muon.wasm });
+console.log(`muon step ${mm}×${mn}: webgpu ${muon.webgpu.toFixed(2)} ms, wasm 1 thread ${muon.wasm.toFixed(2)} ms`);
+
 const out = { device: deviceLabel, software, host: `${os.cpus()[0]?.model} ×${os.cpus().length}`, node: process.versions.node, date: new Date().toISOString(), rows };
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
 fs.writeFileSync(path.join(here, 'results', 'webgpu.json'), `${JSON.stringify(out, null, 2)}\n`);
@@ -121,7 +137,10 @@ const md = [
   '',
   '| what | webgpu ms | wasm ms | webgpu | wasm |',
   '| --- | ---: | ---: | ---: | ---: |',
-  ...rows.map((r) => `| ${r.what} | ${r.webgpuMs.toFixed(2)} | ${r.wasmMs.toFixed(2)} | ${r.webgpuGflops !== undefined ? `${r.webgpuGflops.toFixed(2)} GFLOP/s` : `${r.webgpuGBs.toFixed(1)} GB/s`} | ${r.wasmGflops !== undefined ? `${r.wasmGflops.toFixed(2)} GFLOP/s` : `${r.wasmGBs.toFixed(1)} GB/s`} |`),
+  ...rows.map((r) => {
+    const rate = (gf, gb) => (gf !== undefined ? `${gf.toFixed(2)} GFLOP/s` : gb !== undefined ? `${gb.toFixed(1)} GB/s` : '');
+    return `| ${r.what} | ${r.webgpuMs.toFixed(2)} | ${r.wasmMs.toFixed(2)} | ${rate(r.webgpuGflops, r.webgpuGBs)} | ${rate(r.wasmGflops, r.wasmGBs)} |`;
+  }),
   '',
 ].join('\n');
 fs.writeFileSync(path.join(here, 'results', 'webgpu.md'), md);

@@ -1,6 +1,6 @@
 /**
  * The webgpu backend against `ref`: every WGSL kernel on the shared shape tables, and SGD, Adam,
- * AdamW and SinkGD over 20 steps. Skipped, saying why, when this machine has no WebGPU adapter (on a
+ * AdamW, SinkGD, Muon and SWAN over 20 steps. Skipped, saying why, when this machine has no WebGPU adapter (on a
  * GPU-less Linux box Dawn's OpenGL ES backend on Mesa llvmpipe serves; see `.ci/run`).
  *
  * Tolerances (WGSL arithmetic is f32 but not bit-identical to `ref`: division and sqrt may be off by
@@ -13,7 +13,8 @@
  * - gemm and syrk: the kernel set's documented bound (src/kernels/gemm.ts), with |A|, |B| products
  *   formed by `ref` itself;
  * - optimizers after 20 steps: |p − p_ref| ≤ 4e-6·max(1, |p_ref|) (SGD, Adam, AdamW: elementwise
- *   roundings only) and 2e-5·max(1, |p_ref|) for SinkGD (f32 sums inside its scales).
+ *   roundings only) and 2e-5·max(1, |p_ref|) for SinkGD, Muon and SWAN (f32 sums inside their scales
+ *   and norms, f32 GEMM in Newton–Schulz); state slots within 4× that.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Arena } from '../dist/arena.js';
