@@ -70,7 +70,11 @@ export class GpuRuntime {
   private readonly pipelines = new Map<ShaderName, GPUComputePipeline>();
   private pending: Dispatch[] = [];
   private params: ArrayBuffer[] = [];
-  private errors: Promise<{ readonly message: string } | null>[] = [];
+  /** Error scopes not yet settled, and the first WebGPU error they reported (thrown by the next call). */
+  private readonly scopes = new Set<Promise<void>>();
+  private firstError: string | undefined;
+  /** The device's completion of the work submitted by the previous `throttle()` call. */
+  private previousDone: Promise<unknown> = Promise.resolve();
   private lost: string | undefined;
   private destroyed = false;
   /** Set while a step is recorded (host scalars are possible only then). */
@@ -112,12 +116,17 @@ export class GpuRuntime {
   private check(): void {
     if (this.lost) throw new FisheroptError('DEVICE_LOST', this.lost);
     if (this.destroyed) throw new FisheroptError('CLOSED', 'the WebGPU backend was closed');
+    const err = this.firstError;
+    if (err !== undefined) {
+      this.firstError = undefined;
+      throw new FisheroptError('DEVICE_ERROR', `WebGPU error: ${err}`);
+    }
   }
 
   private buffer(size: number, usage: number, label: string): GPUBuffer {
     this.device.pushErrorScope('out-of-memory');
     const b = this.device.createBuffer({ size, usage, label });
-    this.errors.push(this.device.popErrorScope());
+    this.watch(this.device.popErrorScope());
     return b;
   }
 
@@ -168,7 +177,7 @@ export class GpuRuntime {
       const module = this.device.createShaderModule({ code: wgslSource(SHADERS[name]), label: name });
       p = this.device.createComputePipeline({ layout: this.pipelineLayout, compute: { module, entryPoint: 'main' }, label: name });
       const scope = this.device.popErrorScope();
-      this.errors.push(scope.then((e) => (e ? { message: `pipeline ${name}: ${e.message}` } : null)));
+      this.watch(scope, `pipeline ${name}: `);
       this.pipelines.set(name, p);
     }
     return p;
@@ -272,19 +281,42 @@ export class GpuRuntime {
     }
     if (statusCopy) enc.copyBufferToBuffer(this.status, 0, statusCopy.into, 0, statusCopy.bytes);
     this.device.queue.submit([enc.finish()]);
-    this.errors.push(this.device.popErrorScope(), this.device.popErrorScope());
+    this.watch(this.device.popErrorScope());
+    this.watch(this.device.popErrorScope());
     this.discard();
+  }
+
+  /** Keep the first error an error scope reports; it is thrown by the next `check()`. */
+  private watch(scope: Promise<GPUError | null>, prefix = ''): void {
+    const p: Promise<void> = scope.then(
+      (e) => {
+        if (e) this.firstError ??= `${prefix}${e.message}`;
+      },
+      (e: Error) => {
+        this.firstError ??= `${prefix}${e.message}`;
+      },
+    ).finally(() => this.scopes.delete(p));
+    this.scopes.add(p);
   }
 
   /** Submit what is recorded, wait for the device, and throw the first WebGPU error since the last sync. */
   async sync(): Promise<void> {
     this.submit();
-    const errs = this.errors;
-    this.errors = [];
-    const found = (await Promise.all(errs)).find((e) => e);
+    await Promise.all([...this.scopes]);
     await this.device.queue.onSubmittedWorkDone();
     this.check();
-    if (found) throw new FisheroptError('DEVICE_ERROR', `WebGPU error: ${found.message}`);
+  }
+
+  /**
+   * Wait until the device has finished the work submitted at the previous call, so that a caller that
+   * never reads back (steps without status) keeps at most two submissions in flight; then throw any
+   * WebGPU error reported meanwhile.
+   */
+  async throttle(): Promise<void> {
+    const previous = this.previousDone;
+    this.previousDone = this.device.queue.onSubmittedWorkDone();
+    await previous;
+    this.check();
   }
 
   /** Copy host arena bytes [ptr, ptr + bytes) to the device arena (after the kernels recorded so far). */

@@ -10,7 +10,8 @@
  * - Readbacks, the documented exceptions: when the step checks gradients or clips, the host reads back
  *   32 bytes of status after the submit, because the host's step counter (which gives the next step's
  *   bias corrections) and `StepInfo` (skipped, gradNorm) depend on them, and `nonFinite: 'throw'` must
- *   throw. With `nonFinite: 'ignore'` and no clipping a step submits and returns without waiting.
+ *   throw. With `nonFinite: 'ignore'` and no clipping a step reads nothing back; it waits only for the
+ *   previous step's work to finish (at most two steps in flight; WebGPU errors surface there).
  *   An optimizer that asks for a host scalar (`sumsq`, `maxAbs`, `dot`: Muon's and SWAN's norms) gets
  *   it by replay: what is recorded up to the scalar is submitted with the scalar's reduction, the value
  *   is read back, and the step is recorded again from the start with the submitted dispatches skipped
@@ -131,6 +132,7 @@ export async function runDeviceStep(plan: StepPlan, rt: GpuRuntime, kernels: Ker
   const { status, lrFactor } = recorded;
   if (!status) {
     rt.submit();
+    await rt.throttle();
     return { step: plan.t + 1, skipped: false, lrFactor };
   }
   const st = await readStatus(rt);
