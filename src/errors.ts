@@ -18,7 +18,9 @@ export type ErrorCode =
   | 'ARENA_GROW_FAILED'
   | 'BAD_CASE'
   | 'WORKER_FAILED'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'DEVICE_ERROR'
+  | 'DEVICE_LOST';
 
 export class FisheroptError extends Error {
   constructor(readonly code: ErrorCode, message: string) {

@@ -26,6 +26,7 @@ export { FisheroptError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { BACKENDS, createBackend, createBackendSync } from './backends/index.js';
 export type { Backend, BackendChoice, BackendName } from './backends/index.js';
+export { setWebGpuDevice } from './backends/webgpu/device.js';
 export { defaultWasmUrl, loadWasmModule, setWasmSource, wasmAvailable } from './backends/wasm.js';
 export type { WasmSource } from './backends/wasm.js';
 export { KernelFlag, KERNEL_NAMES } from './kernels.js';

@@ -8,6 +8,7 @@ import { checkBackend, createBackend, createBackendSync, type Backend, type Back
 import { GEMM_SCRATCH_BYTES } from './kernels/gemm.js';
 import type { WasmSource } from './backends/wasm.js';
 import { runStep, type NonFinitePolicy, type StepInfo, type StepPlan } from './engine.js';
+import { probeStep, runDeviceStep } from './backends/webgpu/step.js';
 import { FisheroptError } from './errors.js';
 
 export type { NonFinitePolicy, StepInfo } from './engine.js';
@@ -34,8 +35,10 @@ export interface OptimizerConfig {
   /** Where matrix optimizers send what they do not take (default AdamW). */
   fallback?: FallbackConfig;
   /**
-   * `auto` (default: wasm when it loads, else ref), `wasm`, `ref`, or `pool` (Node: a worker pool over
-   * shared memory; its `step()` returns a promise; call `close()` when done).
+   * `auto` (default: wasm when it loads, else ref), `wasm`, `ref`, `pool` (Node: a worker pool over
+   * shared memory; its `step()` returns a promise; call `close()` when done), or `webgpu` (the GPU
+   * through WebGPU; `step()` returns a promise, parameters are read after `await download()`; without
+   * an adapter it falls back to `auto`'s backend and says why in `fallbackReason`).
    */
   backend?: BackendChoice;
   /** `pool`: threads computing a step (default: available cores). */
@@ -87,7 +90,14 @@ function checkFinite(what: string, name: string, data: ArrayLike<number>): void 
 
 /**
  * An optimizer over named parameters. `S` is what `step()` returns: `StepInfo` on the `ref` and `wasm`
- * backends, `Promise<StepInfo>` on `pool` (`await opt.step()` is right for both).
+ * backends, `Promise<StepInfo>` on `pool` and `webgpu` (`await opt.step()` is right for all).
+ *
+ * On `webgpu` the parameters, gradients and state live in a device arena at the same offsets as the
+ * host arena, which becomes a mirror: `setParams`/`setGrads`/`zeroGrads`/`load` write both; after a
+ * `grad()` view was handed out the host gradients are uploaded at every step; parameters and state
+ * change on the device only, so `param()`, `state()`, `getParams()` and `save()` need `await
+ * download()` after a step (they throw BAD_STATE otherwise), and writes into `param()`/`state()` views
+ * reach the device with `await upload()`.
  */
 export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   readonly arena: Arena;
@@ -110,13 +120,25 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   private scratchBytes: number;
   private busy = false;
   private closed = false;
+  private readonly gpu: Backend['gpu'];
+  /** Why `webgpu` was asked for and another backend runs (undefined otherwise). */
+  readonly fallbackReason: string | undefined;
+  /** `step()` returns a promise (pool, webgpu, and webgpu's fallback). */
+  private readonly asyncStep: boolean;
+  /** webgpu: the device has values the host mirror lacks (a step ran since the last download). */
+  private hostStale = false;
+  /** webgpu: a `grad()` view exists, so gradients are uploaded from the host at every step. */
+  private hostGrads = false;
 
   /** Use `createOptimizer()`. */
   constructor(init: {
     arena: Arena; backend: Backend; groups: Group[]; records: Map<string, ParamRecord>; scratch: number;
     scratchBytes: number; schedule: Schedule; clipGradNorm?: number; nonFinite: NonFinitePolicy;
-    snapshot: [number, number, number][]; routing: Routing; rollback: boolean;
+    snapshot: [number, number, number][]; routing: Routing; rollback: boolean; asyncStep?: boolean;
   }) {
+    this.gpu = init.backend.gpu;
+    this.fallbackReason = init.backend.fallbackReason;
+    this.asyncStep = init.asyncStep ?? !!(init.backend.pool || init.backend.gpu);
     this.routing = init.routing;
     this.rollback = init.rollback;
     this.scratchBytes = init.scratchBytes;
@@ -165,21 +187,24 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
     return r;
   }
 
-  /** A zero-copy view of the parameter's values (valid until the arena grows). */
+  /** A zero-copy view of the parameter's values (valid until the arena grows; webgpu: the host mirror). */
   param(name: string): Float32Array {
     const r = this.record(name);
+    this.checkHostCurrent('read parameters');
     return this.arena.f32(r.p, r.size);
   }
 
   /** A zero-copy view of the parameter's gradient: write gradients here before `step()`. */
   grad(name: string): Float32Array {
     const r = this.record(name);
+    this.hostGrads = true;
     return this.arena.f32(r.g, r.size);
   }
 
   /** Zero-copy views of one parameter's optimizer state, by slot name. */
   state(name: string): Record<string, Float32Array> {
     const r = this.record(name);
+    this.checkHostCurrent('read optimizer state');
     return Object.fromEntries(r.slotList.map((s) => [s.name, this.arena.f32(s.ptr, s.length)]));
   }
 
@@ -201,17 +226,24 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   /** Copy values into parameters (validated first: nothing changes on error). */
   setParams(values: Record<string, ArrayLike<number>>): void {
     this.checkIdle('set params');
-    for (const [r, d] of this.checkedCopies(values, 'parameter', true)) this.arena.f32(r.p, r.size).set(d);
+    for (const [r, d] of this.checkedCopies(values, 'parameter', true)) {
+      this.arena.f32(r.p, r.size).set(d);
+      this.gpu?.upload(r.p, 4 * r.size);
+    }
   }
 
   /** Copy gradients in (validated for names and lengths first: nothing changes on error). */
   setGrads(values: Record<string, ArrayLike<number>>): void {
     this.checkIdle('set gradients');
-    for (const [r, d] of this.checkedCopies(values, 'gradient', false)) this.arena.f32(r.g, r.size).set(d);
+    for (const [r, d] of this.checkedCopies(values, 'gradient', false)) {
+      this.arena.f32(r.g, r.size).set(d);
+      this.gpu?.upload(r.g, 4 * r.size);
+    }
   }
 
   /** Copies of all parameters. */
   getParams(): Record<string, Float32Array> {
+    this.checkHostCurrent('read parameters');
     return Object.fromEntries([...this.records.values()].map((r) => [r.name, this.arena.f32(r.p, r.size).slice()]));
   }
 
@@ -222,6 +254,7 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
    */
   addParams(params: Record<string, ParamInit>): void {
     this.checkIdle('add parameters');
+    this.checkHostCurrent('add parameters');
     const parsed = parseParams(params, new Set(this.records.keys()));
     const { main, rules, fallback } = this.routing;
     const fresh = route(parsed, main, rules, fallback);
@@ -243,6 +276,7 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
       for (const r of laid.records) if (g.params.includes(r.name)) this.records.set(r.name, { ...r, group: target });
     }
     this.snapshot.push(...laid.snapshot);
+    this.gpu?.mirrorHost();
   }
 
   private allocThreadScratch(bytes: number): number[] {
@@ -250,7 +284,46 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   }
 
   zeroGrads(): void {
-    for (const r of this.records.values()) this.arena.f32(r.g, r.size).fill(0);
+    for (const r of this.records.values()) {
+      this.arena.f32(r.g, r.size).fill(0);
+      this.gpu?.upload(r.g, 4 * r.size);
+    }
+  }
+
+  /** The arena ranges [byte offset, bytes] of every parameter, gradient and state slot. */
+  private ranges(): [number, number][] {
+    return [...this.records.values()].flatMap((r) => [[r.p, 4 * r.size], [r.g, 4 * r.size], ...r.slotList.map((s): [number, number] => [s.ptr, 4 * s.length])]);
+  }
+
+  /**
+   * webgpu: copy parameters, gradients and state from the device into the host arena (what `param()`,
+   * `state()`, `getParams()` and `save()` read). Resolves at once on the other backends.
+   */
+  async download(): Promise<void> {
+    this.checkIdle('download');
+    if (!this.gpu) return;
+    this.busy = true;
+    try {
+      await this.gpu.download(this.ranges());
+      this.hostStale = false;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** webgpu: copy parameters, gradients and state from the host arena to the device (after writing into views). */
+  async upload(): Promise<void> {
+    this.checkIdle('upload');
+    if (!this.gpu) return;
+    this.checkHostCurrent('upload');
+    for (const [p, b] of this.ranges()) this.gpu.upload(p, b);
+    await this.gpu.sync();
+  }
+
+  private checkHostCurrent(what: string): void {
+    if (this.hostStale) {
+      throw new FisheroptError('BAD_STATE', `cannot ${what}: the webgpu device has newer values than the host (await opt.download() first)`);
+    }
   }
 
   /** Optimizer-state bytes of one parameter, or of all (the documented formula; scratch excluded). */
@@ -271,9 +344,26 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   step(): S {
     this.checkIdle('step');
     if (this.pool) return this.stepPool() as S;
-    const info = runStep(this.plan(), this.kernels, this.arena.memory, (name) => this.groups.find((g) => g.optimizer === name)!.def);
+    if (this.gpu) return this.stepGpu() as S;
+    const info = runStep(this.plan(), this.kernels, this.arena.memory, this.resolveDef);
     this.account(info);
-    return info as S;
+    return (this.asyncStep ? Promise.resolve(info) : info) as S;
+  }
+
+  private readonly resolveDef = (name: string) => this.groups.find((g) => g.optimizer === name)!.def;
+
+  private async stepGpu(): Promise<StepInfo> {
+    const gpu = this.gpu!;
+    if (this.hostGrads) for (const r of this.records.values()) gpu.upload(r.g, 4 * r.size);
+    this.busy = true;
+    try {
+      const info = await runDeviceStep(this.plan(), gpu, this.kernels, this.resolveDef);
+      if (!info.skipped) this.hostStale = true;
+      this.account(info);
+      return info;
+    } finally {
+      this.busy = false;
+    }
   }
 
   private account(info: StepInfo): void {
@@ -307,10 +397,16 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
     if (this.closed) return;
     this.closed = true;
     await this.pool?.close();
+    this.gpu?.destroy();
   }
 
   async [Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose')](): Promise<void> {
     await this.close();
+  }
+
+  /** webgpu: record (never submit) the next step, so unsupported kernels or host reads throw now. */
+  probeDeviceStep(): void {
+    if (this.gpu) probeStep(this.plan(), this.gpu, this.kernels, this.resolveDef);
   }
 
   /** Test hook (pool only): a helper worker dies (`exit`) or throws (`throw`) in the next step. */
@@ -345,6 +441,7 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
    */
   save(opts: { params?: boolean } = {}): Uint8Array {
     this.checkIdle('save state');
+    this.checkHostCurrent('save state');
     const includesParams = opts.params ?? true;
     const recs = [...this.records.values()];
     const header: StateHeader = {
@@ -438,6 +535,14 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
     this.t = header.step;
     this.skipped = header.skippedSteps ?? 0;
     this.schedule = schedule;
+    if (this.gpu) {
+      // What was written goes to the device; without parameters in the blob the device's stay.
+      for (const r of this.records.values()) {
+        if (header.includesParams) this.gpu.upload(r.p, 4 * r.size);
+        for (const s of r.slotList) this.gpu.upload(s.ptr, 4 * s.length);
+      }
+      if (header.includesParams) this.hostStale = false;
+    }
   }
 }
 
@@ -582,12 +687,13 @@ function prepare(config: OptimizerConfig, checked: CheckedConfig, threads: numbe
   const finish = <S extends StepInfo | Promise<StepInfo>>(backend: Backend) => new Optimizer<S>({
     arena, backend, groups, records: new Map(laid.records.map((r) => [r.name, r])), scratch, scratchBytes: plan.scratchBytes,
     schedule: checked.schedule, clipGradNorm: checked.clip, nonFinite: checked.nonFinite, snapshot: laid.snapshot, routing, rollback,
+    asyncStep: checked.isPool || checked.backend === 'webgpu',
   });
   return { arena, helperScratch, finish };
 }
 
 /** Build an optimizer: validate everything, route parameters, plan and fill the arena, load the backend. */
-export async function createOptimizer(config: OptimizerConfig & { backend: 'pool' }): Promise<Optimizer<Promise<StepInfo>>>;
+export async function createOptimizer(config: OptimizerConfig & { backend: 'pool' | 'webgpu' }): Promise<Optimizer<Promise<StepInfo>>>;
 export async function createOptimizer(config: OptimizerConfig & { backend?: 'ref' | 'wasm' | 'auto' }): Promise<Optimizer<StepInfo>>;
 export async function createOptimizer(config: OptimizerConfig): Promise<Optimizer<StepInfo | Promise<StepInfo>>>;
 export async function createOptimizer(config: OptimizerConfig): Promise<Optimizer<StepInfo | Promise<StepInfo>>> {
@@ -595,7 +701,18 @@ export async function createOptimizer(config: OptimizerConfig): Promise<Optimize
   const threads = checked.isPool ? (config.threads ?? (await import('./backends/pool/index.js')).defaultThreads()) : 1;
   const { arena, helperScratch, finish } = prepare(config, checked, threads);
   const backend = await createBackend(checked.backend, arena, config.wasm, checked.isPool ? { threads, helperScratch } : undefined);
-  return finish(backend);
+  const opt = finish(backend);
+  if (backend.gpu) {
+    // Record the first step without submitting it, so an optimizer that cannot run on the device fails here.
+    try {
+      opt.probeDeviceStep();
+    } catch (e) {
+      await opt.close();
+      throw e;
+    }
+  }
+  if (backend.fallbackReason) console.warn(`fisheropt: ${backend.fallbackReason}`);
+  return opt;
 }
 
 /**
@@ -607,7 +724,7 @@ export async function createOptimizer(config: OptimizerConfig): Promise<Optimize
 export function createOptimizerSync(config: OptimizerConfig & { backend: 'ref' | 'wasm' }): Optimizer<StepInfo> {
   const checked = checkConfig(config);
   if (checked.backend !== 'ref' && checked.backend !== 'wasm') {
-    throw new FisheroptError('BAD_OPTION', `createOptimizerSync needs backend 'ref' or 'wasm', got ${JSON.stringify(checked.backend)} (use createOptimizer for 'auto' and 'pool')`);
+    throw new FisheroptError('BAD_OPTION', `createOptimizerSync needs backend 'ref' or 'wasm', got ${JSON.stringify(checked.backend)} (use createOptimizer for 'auto', 'pool' and 'webgpu')`);
   }
   if (checked.backend === 'wasm' && !(config.wasm instanceof WebAssembly.Module)) {
     throw new FisheroptError('BAD_OPTION', `createOptimizerSync with backend 'wasm' needs config.wasm to be a compiled WebAssembly.Module (from await loadWasmModule()), got ${describe(config.wasm)}`);

@@ -69,6 +69,7 @@ export async function replay(c: ReplayCase): Promise<ReplayResult> {
         throw bad(`grads[${i}]: ${(e as Error).message}`);
       }
       info.push(await opt.step());
+      await opt.download();
       steps.push(Object.fromEntries(opt.paramNames.map((n) => [n, Array.from(opt.param(n))])));
     }
   } finally {

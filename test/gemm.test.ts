@@ -20,6 +20,7 @@ import { instantiateWasm, loadWasmModule } from '../dist/backends/wasm.js';
 import type { Kernels } from '../dist/kernels.js';
 import { GEMM_KERNELS, GEMM_SCRATCH_BYTES } from '../dist/kernels/gemm.js';
 import { firstBitDiff, normal, rng } from './helpers/rng.js';
+import { GEMM_SHAPES } from './helpers/shapes.js';
 
 const SENTINEL = 0x7fa5a5a5; // a NaN pattern no kernel produces
 const GUARD = 64; // bytes of sentinel around every buffer
@@ -363,11 +364,7 @@ describe('hand-checked values (fail for a wrong ref too)', () => {
 });
 
 const TRANS: [number, number][] = [[0, 0], [0, 1], [1, 0], [1, 1]];
-const SHAPES: [number, number, number][] = [
-  [1, 1, 1], [1, 17, 5], [17, 1, 5], [1, 1, 300], [5, 1, 300], [1, 300, 7], [4, 8, 4], [8, 16, 9],
-  [37, 101, 13], [129, 3, 67], [3, 129, 67], [13, 9, 260], [2048, 6, 16], [6, 2048, 16],
-  [130, 520, 260], // more than one row block (MC), column block (NC) and depth block (KC), with edges
-];
+const SHAPES = GEMM_SHAPES;
 
 describe('gemm: wasm within tolerance of ref', () => {
   it.each(SHAPES)('%i×%i×%i, all transposes, padded strides, misaligned views', (m, n, k) => {

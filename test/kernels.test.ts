@@ -17,16 +17,11 @@ import { instantiateWasm, loadWasmModule } from '../dist/backends/wasm.js';
 import { KernelFlag, type Kernels } from '../dist/kernels.js';
 import { ELEMENTWISE_KERNELS } from '../dist/kernels/elementwise.js';
 import { firstBitDiff, randomF32, rng } from './helpers/rng.js';
+import { MATRICES, SIZES } from './helpers/shapes.js';
 
 const F = KernelFlag;
 const f = Math.fround;
 
-const SIZES = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 1000];
-const MATRICES: [number, number][] = [
-  [1, 1], [1, 7], [7, 1], [3, 5], [5, 3], [37, 101], [129, 3], [64, 64],
-  [0, 5], [5, 0], // degenerate: must agree (NaN means where ref divides by zero) and write nothing extra
-  [3, 4099], // wider than one column block of adafactor_col_var_f32
-];
 /** lerp weights: the small branch's typical value, one in between, and the degenerate 1. */
 const WEIGHTS = [0.1, 0.574, 1.0];
 const SPECIALS = [0, -0, 1e-30, -1e-30, 1e30, -1e30, 1e-45, -3e38, 3e38, Infinity, -Infinity, NaN, 1, -1];

@@ -277,6 +277,7 @@ describe('configuration and serialization', () => {
 describe('bad input is an error naming what is wrong, and changes nothing', () => {
   it.each([
     [{ optimizer: 'adamw', backend: 'pool' }, 'BAD_OPTION', /backend 'pool' is not supported: tf.Optimizer.applyGradients is synchronous/],
+    [{ optimizer: 'adamw', backend: 'webgpu' }, 'BAD_OPTION', /backend 'webgpu' is not supported: tf.Optimizer.applyGradients is synchronous/],
     [{ optimizer: 'adamw', backend: 'gpu' }, 'UNKNOWN_BACKEND', /unknown backend "gpu"/],
     [{ optimizer: 'adamw', params: {} }, 'UNKNOWN_OPTION', /unknown config field "params"/],
     [{ optimizer: 'adamx' }, 'UNKNOWN_OPTIMIZER', /unknown optimizer "adamx"/],

@@ -1,18 +1,21 @@
 /**
  * Backend selection: `ref` (scalar oracle), `wasm` (SIMD kernels, one thread), `pool` (the wasm
- * kernels on a worker pool over shared memory, Node), or `auto` (`wasm` when it loads, else `ref`;
- * `pool` is opt-in because its `step()` returns a promise).
+ * kernels on a worker pool over shared memory, Node), `webgpu` (WGSL kernels on a GPU through
+ * WebGPU; `./webgpu/`), or `auto` (`wasm` when it loads, else `ref`; `pool` and `webgpu` are opt-in
+ * because their `step()` returns a promise). `webgpu` without an adapter falls back to `auto`'s choice
+ * and says why in `fallbackReason`.
  */
 import type { Arena } from '../arena.js';
 import { FisheroptError } from '../errors.js';
 import type { Kernels } from '../kernels.js';
 import type { PoolOptions, PoolRuntime } from './pool/index.js';
+import type { GpuRuntime } from './webgpu/runtime.js';
 import { refKernels } from './ref.js';
 import { instantiateWasm, loadWasmModule, type WasmSource } from './wasm.js';
 
-export type BackendName = 'ref' | 'wasm' | 'pool';
+export type BackendName = 'ref' | 'wasm' | 'pool' | 'webgpu';
 export type BackendChoice = BackendName | 'auto';
-export const BACKENDS: readonly BackendChoice[] = ['auto', 'wasm', 'ref', 'pool'];
+export const BACKENDS: readonly BackendChoice[] = ['auto', 'wasm', 'ref', 'pool', 'webgpu'];
 
 export interface Backend {
   readonly name: BackendName;
@@ -20,6 +23,10 @@ export interface Backend {
   readonly kernels: Kernels;
   /** The worker pool (`pool` only). */
   readonly pool?: PoolRuntime;
+  /** The device runtime (`webgpu` only); `kernels` then record dispatches on it. */
+  readonly gpu?: GpuRuntime;
+  /** Why `webgpu` was asked for and another backend was chosen. */
+  readonly fallbackReason?: string;
 }
 
 export function checkBackend(choice: unknown): asserts choice is BackendChoice {
@@ -37,6 +44,17 @@ export async function createBackend(
 ): Promise<Backend> {
   checkBackend(choice);
   if (choice === 'ref') return createBackendSync('ref', arena);
+  if (choice === 'webgpu') {
+    const { acquireDevice } = await import('./webgpu/device.js');
+    const got = await acquireDevice();
+    if (!got.device) {
+      const host = await createBackend('auto', arena, wasm);
+      return { ...host, fallbackReason: `the webgpu backend is unavailable (${got.reason}); using ${host.name}` };
+    }
+    const [{ GpuRuntime }, { webgpuKernels }] = await Promise.all([import('./webgpu/runtime.js'), import('./webgpu/kernels.js')]);
+    const gpu = new GpuRuntime(got.device, got.description, arena.memory);
+    return { name: 'webgpu', kernels: webgpuKernels(gpu).kernels, gpu };
+  }
   if (choice === 'pool') {
     if (!arena.shared) throw new FisheroptError('BAD_STATE', 'the pool backend needs a shared arena');
     let module: WebAssembly.Module;

@@ -15,7 +15,7 @@ const USAGE = `usage:
   fisheropt train [options]            train a small MLP on the built-in spirals problem
       --optimizer NAME   ${Object.keys(SPIRALS_DEFAULTS).join(' | ')} (default adamw)
       --steps N          training steps (default 300)
-      --backend NAME     auto | wasm | ref (default auto)
+      --backend NAME     auto | wasm | ref | webgpu (default auto)
       --lr X             learning rate (default: tuned per optimizer)`;
 
 function parseFlags(args: string[], known: string[]): Record<string, string> {
@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
       optimizer,
       options,
       steps,
-      backend: f.backend as 'auto' | 'wasm' | 'ref' | undefined,
+      backend: f.backend as 'auto' | 'wasm' | 'ref' | 'webgpu' | undefined,
       every: Math.max(1, Math.round(steps / 10)),
       onProgress: (p) =>
         console.log(

@@ -173,6 +173,7 @@ export async function trainSpirals(cfg: SpiralsConfig): Promise<SpiralsResult> {
   for (let s = 1; s <= steps; s++) {
     const { loss, accuracy } = pass(true);
     const info = await opt.step();
+    await opt.download(); // webgpu: the next forward pass reads the parameters on the host
     if (s % every === 0 || s === steps) {
       const now = performance.now();
       const span = s % every === 0 ? every : s % every;

@@ -27,8 +27,8 @@
  * - Every variable the optimizer has updated must have a gradient in each later step: fisheropt updates
  *   all its parameters together (use one optimizer per set of variables that trains together).
  * - A variable whose shape changes (same name) is an error: its state has that shape.
- * - Backends `wasm` and `ref` (and `auto`); `pool` is rejected because `applyGradients` is synchronous
- *   and a pool step is not. float32 variables only.
+ * - Backends `wasm` and `ref` (and `auto`); `pool` and `webgpu` are rejected because `applyGradients` is synchronous
+ *   and their steps are not. float32 variables only.
  * - An optimizer rebuilt by `fromConfig` (e.g. by `tf.loadLayersModel`) uses the default kernel source
  *   (or `setWasmSource`); until its kernels are loaded, `applyGradients` throws: `await ready()` first
  *   (`setWeights`, which loading with optimizer weights calls, awaits it).
@@ -99,8 +99,8 @@ function checkConfig(config: TfjsOptimizerConfig): void {
     }
   }
   const backend: string = config.backend ?? 'auto';
-  if (backend === 'pool') {
-    throw new FisheroptError('BAD_OPTION', "fisheropt/tfjs: backend 'pool' is not supported: tf.Optimizer.applyGradients is synchronous and a pool step is asynchronous; use 'wasm' or 'ref'");
+  if (backend === 'pool' || backend === 'webgpu') {
+    throw new FisheroptError('BAD_OPTION', `fisheropt/tfjs: backend '${backend}' is not supported: tf.Optimizer.applyGradients is synchronous and a ${backend} step is asynchronous; use 'wasm' or 'ref'`);
   }
   if (!['auto', 'wasm', 'ref'].includes(backend)) {
     throw new FisheroptError('UNKNOWN_BACKEND', `fisheropt/tfjs: unknown backend ${JSON.stringify(backend)}; expected auto, wasm or ref`);
