@@ -171,7 +171,8 @@ async function main() {
     '',
     `"Steps to AdamW's final held-out loss" is interpolated linearly between the two evaluations around the first crossing; "not reached" means the run ended above it. ` +
       `Matrix state: optimizer state on the 2-D attention and MLP weights; all state adds the AdamW state of embedding, norms and head. ` +
-      `Times are means over the run (whole step: TF.js forward and backward, copies, optimizer; optimizer: \`opt.step()\` alone).`,
+      `Times are means over the run (whole step: TF.js forward and backward, copies, optimizer; optimizer: \`opt.step()\` alone); ` +
+      `with ${jobs} run(s) at a time on a machine that may be shared, they compare only roughly across rows.`,
     '',
     '| optimizer | goal (issue 7) | options | embedding, norms, head |',
     '| --- | --- | --- | --- |',

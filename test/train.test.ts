@@ -141,10 +141,12 @@ describe('fisheropt train (command line)', () => {
     const out = execFileSync(
       process.execPath,
       [CLI, 'train', '--model', 'tiny', '--optimizer', 'adamw,sinkgd', '--steps', '12', '--batch', '4', '--seq', '16', '--eval-every', '6',
-        '--eval-batches', '1', '--sample', '16', '--prompt', 'It was', '--data', join(dir, 'text.txt'), '--out', join(dir, 'out')],
+        '--eval-batches', '1', '--sample', '16', '--prompt', 'It was', '--data', join(dir, 'text.txt'), '--out', join(dir, 'out'), '--lr', '0.01,0.02'],
       { encoding: 'utf8' },
     );
     expect(out).toMatch(/step 12\/12 {2}held-out \d\.\d{4} nats\/byte/);
+    expect(out).toContain('adamw {"lr":0.01,"weightDecay":0}\n');
+    expect(out).toContain('sinkgd {"lr":0.02}; embedding, norms, head: adamw {"lr":0.01,"weightDecay":0}\n');
     expect(out).toMatch(/^ {2}adamw +\d\.\d{4} .*1\.00×/m);
     expect(out).toMatch(/^ {2}sinkgd +\d\.\d{4} /m);
     expect(out).toMatch(/sample \(sinkgd, temperature 0\.8\):\nIt was/);

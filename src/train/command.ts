@@ -30,7 +30,8 @@ export const TRAIN_USAGE = `  fisheropt train [options]            train a small
       --backend NAME     fisheropt backend: auto | wasm | ref | pool (default auto)
       --tf-backend NAME  TF.js backend: auto | wasm | cpu (default auto: wasm, else cpu)
       --lr X[,Y…]        peak learning rate, one for all or one per optimizer (default: per optimizer;
-                         AdamW ${DEFAULT_ADAMW_LR}, also for the AdamW that matrix optimizers use on embedding, norms, head)
+                         AdamW ${DEFAULT_ADAMW_LR}; AdamW's is also the lr of the AdamW that matrix optimizers
+                         use on embedding, norms and head)
       --warmup F         warm-up fraction of the cosine schedule (default 0.1)
       --min-lr F         final learning rate as a fraction of the peak (default 0.1)
       --eval-every N     held-out loss every N steps (default steps/8)
@@ -166,7 +167,9 @@ export async function trainCommand(o: TrainCommandOptions, io: { write: (s: stri
   for (let i = 0; i < o.optimizers.length; i++) {
     const optimizer = o.optimizers[i];
     const lr = o.lrs[i];
-    const adamwLr = optimizer === 'adamw' || optimizer === 'adam' ? lr : undefined;
+    // The AdamW learning rate of the run: its own --lr for AdamW and Adam; for the others (their AdamW on
+    // embedding, norms and head, and the rotated-Adam optimizers' lr), AdamW's --lr when AdamW is compared too.
+    const adamwLr = optimizer === 'adamw' || optimizer === 'adam' ? lr : o.lrs[o.optimizers.indexOf('adamw')];
     const base = lmOptions(optimizer, m, o.steps, adamwLr);
     const options = { ...base.options, ...(lr === undefined ? {} : { lr }) };
     bar.print(`${optimizer} ${JSON.stringify(options)}${Object.keys(base.fallback).length ? `; embedding, norms, head: adamw ${JSON.stringify(base.fallback)}` : ''}`);
