@@ -95,7 +95,7 @@ describe('the built-in training run', () => {
   });
 
   it('`fisheropt train` prints progress lines and a summary, and exits', () => {
-    const out = execFileSync(process.execPath, [CLI, 'train', '--steps', '20', '--optimizer', 'sgd'], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [CLI, 'train', '--task', 'spirals', '--steps', '20', '--optimizer', 'sgd'], { encoding: 'utf8' });
     expect(out).toMatch(/step 20\/20 {2}loss \d\.\d{4}/);
     expect(out).toMatch(/done: sgd on wasm, 4547 params, optimizer state 18188 bytes/);
     const bad = spawnSync(process.execPath, [CLI, 'train', '--optimizr', 'sgd'], { encoding: 'utf8' });

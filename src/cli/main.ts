@@ -2,21 +2,21 @@
 /**
  * The `fisheropt` command (Node only):
  *   fisheropt replay <case.json | ->      print the params after every step as JSON
- *   fisheropt train [--optimizer adamw] [--steps 300] [--backend auto] [--lr X]
+ *   fisheropt train [options]             train a small LLaMA-style byte-level model (src/train/)
+ *   fisheropt train --task spirals [...]  the small MLP on the spirals problem
  */
 import { readFileSync } from 'node:fs';
 import { trainSpirals, SPIRALS_DEFAULTS } from '../demo/spirals.js';
 import { FisheroptError } from '../errors.js';
 import { optimizerNames } from '../optimizers/index.js';
 import { replay, type ReplayCase } from '../replay.js';
+import { parseTrainFlags, trainCommand, TRAIN_FLAGS, TRAIN_USAGE } from '../train/command.js';
 
 const USAGE = `usage:
   fisheropt replay <case.json | ->     replay gradients through an optimizer; prints {"steps": [...]} as JSON
-  fisheropt train [options]            train a small MLP on the built-in spirals problem
-      --optimizer NAME   ${Object.keys(SPIRALS_DEFAULTS).join(' | ')} (default adamw)
-      --steps N          training steps (default 300)
-      --backend NAME     auto | wasm | ref | webgpu (default auto)
-      --lr X             learning rate (default: tuned per optimizer)`;
+${TRAIN_USAGE}
+      spirals: --optimizer ${Object.keys(SPIRALS_DEFAULTS).join(' | ')} (default adamw), --steps (default 300),
+               --backend auto | wasm | ref | webgpu (default auto), --lr (default: tuned per optimizer)`;
 
 function parseFlags(args: string[], known: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -47,7 +47,20 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'train') {
-    const f = parseFlags(rest, ['optimizer', 'steps', 'backend', 'lr']);
+    const all = parseFlags(rest, ['task', ...TRAIN_FLAGS]);
+    const { task = 'lm', ...flags } = all;
+    if (task === 'lm') {
+      await trainCommand(parseTrainFlags(flags), {
+        write: (s) => process.stdout.write(s),
+        warn: (s) => process.stderr.write(s + '\n'),
+        tty: process.stdout.isTTY === true,
+      });
+      return 0;
+    }
+    if (task !== 'spirals') throw new FisheroptError('BAD_OPTION', `--task must be lm or spirals, got ${JSON.stringify(task)}`);
+    const extra = Object.keys(flags).filter((k) => !['optimizer', 'steps', 'backend', 'lr'].includes(k));
+    if (extra.length) throw new FisheroptError('BAD_OPTION', `--task spirals takes --optimizer, --steps, --backend and --lr, not --${extra[0]}`);
+    const f = flags;
     const optimizer = f.optimizer ?? 'adamw';
     if (!optimizerNames().includes(optimizer)) throw new FisheroptError('UNKNOWN_OPTIMIZER', `unknown optimizer ${JSON.stringify(optimizer)}; available: ${optimizerNames().join(', ')}`);
     const steps = f.steps === undefined ? 300 : Number(f.steps);
