@@ -1,6 +1,7 @@
 /**
- * The webgpu backend against `ref`: every WGSL kernel on the shared shape tables, and SGD, Adam,
- * AdamW, SinkGD, Muon and SWAN over 20 steps. Skipped, saying why, when this machine has no WebGPU adapter (on a
+ * The webgpu backend against `ref`: every WGSL kernel on the shared shape tables, and every optimizer
+ * over 20 steps (those with decompositions with refreshes every 5 steps, on small shapes); readbacks,
+ * uploads and host decompositions counted per step. Skipped, saying why, when this machine has no WebGPU adapter (on a
  * GPU-less Linux box Dawn's OpenGL ES backend on Mesa llvmpipe serves; see `.ci/run`).
  *
  * Tolerances (WGSL arithmetic is f32 but not bit-identical to `ref`: division and sqrt may be off by
@@ -12,9 +13,14 @@
  *   kernel adds a square root or a division on top;
  * - gemm and syrk: the kernel set's documented bound (src/kernels/gemm.ts), with |A|, |B| products
  *   formed by `ref` itself;
+ * - the fused sums of squares returned to the host (adafactor*Sumsq, racs*Sq): the sum bound above
+ *   (f32 sums on the device, f64 on `ref`), plus 1e-6 relative where a reciprocal square root is in
+ *   each term;
  * - optimizers after 20 steps: |p − p_ref| ≤ 4e-6·max(1, |p_ref|) (SGD, Adam, AdamW: elementwise
- *   roundings only) and 2e-5·max(1, |p_ref|) for SinkGD, Muon and SWAN (f32 sums inside their scales
- *   and norms, f32 GEMM in Newton–Schulz); state slots within 4× that.
+ *   roundings only), 2e-5·max(1, |p_ref|) for SinkGD, Muon, SWAN, Adafactor and RACS (f32 sums inside
+ *   their scales and norms, f32 GEMM in Newton–Schulz) and 1e-4·max(1, |p_ref|) where decompositions
+ *   run (on wasm, whose eigenvectors `test/linalg.test.ts` holds within 2e-5 of `ref`'s, then rotate
+ *   20 steps of updates); state slots within 4× that. Seen on llvmpipe: at most 3.5e-7 for all.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Arena } from '../dist/arena.js';
@@ -633,6 +639,8 @@ describe.skipIf(!got.device)('webgpu optimizers against ref over 20 steps', () =
       stats.forEach((s, i) => {
         const refresh = i === 0 || i === 3;
         if (refresh) expect(s.hostKernels, `${optimizer} step ${i + 1}`).toBeGreaterThan(0);
+        // Shampoo: one eigh per side of w and u, each run once however often the step is replayed
+        if (refresh && optimizer === 'shampoo') expect(s.hostKernels).toBe(4);
         if (refresh) expect(s.uploads, `${optimizer} step ${i + 1}`).toBeGreaterThan(0);
         else expect(s, `${optimizer} step ${i + 1}`).toEqual({ readbacks: 1, uploads: 0, hostKernels: 0 });
       });

@@ -40,15 +40,7 @@ function ix(ptr: number): number {
  */
 export function webgpuKernels(rt: GpuRuntime, host?: Kernels): { kernels: Kernels; implemented: readonly string[] } {
   const hk = host ?? refKernels({ get buffer() { return rt.hostBuffer; } });
-  /** Run a decomposition on the host: inputs made current, outputs (on success) recorded as uploads. */
-  const onHost = (name: string, inputs: Region[], outputs: Region[], run: () => number): number => {
-    rt.hostRead(name, inputs);
-    if (rt.replay!.probe) return 0;
-    const status = run();
-    rt.stats.hostKernels++;
-    if (status === 0) rt.recordUpload(outputs);
-    return status;
-  };
+  const onHost = (name: string, inputs: Region[], outputs: Region[], run: () => number): number => rt.hostKernel(name, inputs, outputs, run);
   const el = (n: number) => rt.groupsFor(n);
   const rows = (m: number) => rt.groupsFor(m, 1);
   const impl: Partial<Record<keyof Kernels, (...a: number[]) => void>> = {

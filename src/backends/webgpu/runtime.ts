@@ -52,6 +52,10 @@ export interface Replay {
   readonly gated: boolean;
   /** Regions where the host mirror equals the device arena since the last dispatch (reset each pass). */
   fresh: Region[];
+  /** Host decompositions run in earlier passes, in call order: their status and output bytes. */
+  readonly hostDone: { readonly status: number; readonly data: readonly Uint8Array[] }[];
+  /** Host decompositions reached in this pass so far. */
+  hostCalls: number;
 }
 
 /** Thrown inside a step when a value must be read back; the step runner catches it. */
@@ -82,10 +86,10 @@ export interface ScalarArgs {
 export interface RuntimeStats {
   /** Submissions whose results the host waited for and read (status, scalars, regions, downloads). */
   readbacks: number;
-  /** Host-to-device copies recorded inside steps (`hostWrite`, host decomposition outputs). */
+  /** Host-to-device uploads inside steps (one per `hostWrite` or host decomposition, of one or more regions). */
   uploads: number;
   uploadBytes: number;
-  /** Host decompositions run (each replay pass that reaches one runs it again). */
+  /** Host decompositions run (once per call in a step, whatever the number of replay passes). */
   hostKernels: number;
 }
 
@@ -103,9 +107,9 @@ interface Dispatch {
   readonly params: ArrayBuffer;
 }
 
-/** Host bytes copied into the device arena at `ptr`, in order with the dispatches. */
+/** Host bytes copied into the device arena regions (`data` holds them back to back), in order with the dispatches. */
 interface Upload {
-  readonly ptr: number;
+  readonly regions: readonly Region[];
   readonly data: Uint8Array;
 }
 
@@ -317,16 +321,45 @@ export class GpuRuntime {
     this.recordUpload([[ptr, 4 * values.length]]);
   }
 
-  /** Record copies of host mirror regions into the device arena (inside a step), now fresh on both sides. */
+  /**
+   * A decomposition on the host kernels, inside a step: its input regions are made current in the host
+   * mirror (`hostRead`), `run` works on the host mirror, and on success its output regions are recorded
+   * as one upload. A later pass of the same step puts back the outputs of the first run instead of
+   * running it again. The probe runs nothing (status 0).
+   */
+  hostKernel(kernel: string, inputs: readonly Region[], outputs: readonly Region[], run: () => number): number {
+    this.hostRead(kernel, inputs);
+    const r = this.replay!;
+    if (r.probe) return 0;
+    const j = r.hostCalls++;
+    let done = r.hostDone[j];
+    const outs = outputs.map(aligned).filter(([, b]) => b > 0);
+    if (done) {
+      outs.forEach(([p, b], i) => new Uint8Array(this.memory.buffer, p, b).set(done!.data[i]));
+    } else {
+      const status = run();
+      this.stats.hostKernels++;
+      done = { status, data: outs.map(([p, b]) => new Uint8Array(this.memory.buffer, p, b).slice()) };
+      r.hostDone[j] = done;
+    }
+    if (done.status === 0) this.recordUpload(outs);
+    return done.status;
+  }
+
+  /** Record one copy of host mirror regions into the device arena (inside a step); they are then fresh on both sides. */
   recordUpload(regions: readonly Region[]): void {
     const r = this.replay!;
-    for (const reg of regions) {
-      const [p, b] = aligned(reg);
-      if (b <= 0) continue;
-      r.fresh.push([p, b]);
-      if (r.seen++ < r.skip) continue;
-      this.pending.push({ ptr: p, data: new Uint8Array(this.memory.buffer, p, b).slice() });
+    const list = regions.map(aligned).filter(([, b]) => b > 0);
+    if (!list.length) return;
+    r.fresh.push(...list);
+    if (r.seen++ < r.skip) return;
+    const data = new Uint8Array(list.reduce((a, [, b]) => a + b, 0));
+    let off = 0;
+    for (const [p, b] of list) {
+      data.set(new Uint8Array(this.memory.buffer, p, b), off);
+      off += b;
     }
+    this.pending.push({ regions: list, data });
   }
 
   /** Workgroups for a grid-stride pass over `count` items, `per` items per workgroup. */
@@ -392,7 +425,11 @@ export class GpuRuntime {
       const src = this.device.createBuffer({ size: d.data.byteLength, usage: USAGE.COPY_SRC, mappedAtCreation: true, label: 'fisheropt upload' });
       new Uint8Array(src.getMappedRange()).set(d.data);
       src.unmap();
-      enc.copyBufferToBuffer(src, 0, this.arenaBuf, d.ptr, d.data.byteLength);
+      let off = 0;
+      for (const [p, b] of d.regions) {
+        enc.copyBufferToBuffer(src, off, this.arenaBuf, p, b);
+        off += b;
+      }
       sources.push(src);
       this.stats.uploads++;
       this.stats.uploadBytes += d.data.byteLength;

@@ -24,6 +24,16 @@
  *
  * `StepContext.memory` read on the host throws here (the host arena is not current during a step on
  * the device); optimizers use `StepContext.host`.
+ *
+ * What runs where: every kernel but the decompositions is WGSL on the device. `qrFactor`, `qrFormQ`,
+ * `qrApply`, `eigh` and `svd` run on the host kernels (wasm, else ref) over the host mirror, with their
+ * inputs read back and their outputs uploaded explicitly; the optimizers call them at refresh steps
+ * only, so steady steps move no decomposition data. Readbacks per step with the gradient check or
+ * clipping on (the status readback, 1, is not there without them): SGD, Adam, AdamW, SinkGD 1; Muon
+ * and SWAN 1 per matrix norm + 1; Adafactor 3 per matrix and 2 per vector + 1; RACS
+ * 2·(iterations − 1) + 3 per matrix + 1; GaLore, Alice and the eigen optimizers 1 on steady steps
+ * (AdaDiag with Adafactor 2 more per matrix), more at refresh steps (the decompositions' inputs, Gram
+ * diagonals). `GpuRuntime.stats` counts them.
  */
 import type { StepInfo, StepPlan } from '../../engine.js';
 import { runUpdatesInOrder } from '../../engine.js';
@@ -90,7 +100,7 @@ export function recordStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, res
 /** Record (never submit) a step, host scalars taken as 1: unsupported kernels and host reads throw now. */
 export function probeStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, resolve: (name: string) => OptimizerDef): void {
   rt.submit();
-  rt.replay = { seen: 0, skip: 0, memo: [], calls: 0, probe: true, gated: false, fresh: [] };
+  rt.replay = { seen: 0, skip: 0, memo: [], calls: 0, probe: true, gated: false, fresh: [], hostDone: [], hostCalls: 0 };
   try {
     recordStep(plan, rt, kernels, resolve);
   } finally {
@@ -122,7 +132,7 @@ async function readStatus(rt: GpuRuntime, regions: readonly Region[] = []): Prom
 export async function runDeviceStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, resolve: (name: string) => OptimizerDef): Promise<StepInfo> {
   rt.submit();
   const checks = plan.nonFinite !== 'ignore';
-  const replay: Replay = { seen: 0, skip: 0, memo: [], calls: 0, probe: false, gated: checks, fresh: [] };
+  const replay: Replay = { seen: 0, skip: 0, memo: [], calls: 0, probe: false, gated: checks, fresh: [], hostDone: [], hostCalls: 0 };
   rt.replay = replay;
   let recorded: { status: boolean; lrFactor: number };
   try {
@@ -130,6 +140,7 @@ export async function runDeviceStep(plan: StepPlan, rt: GpuRuntime, kernels: Ker
       replay.seen = 0;
       replay.calls = 0;
       replay.fresh = [];
+      replay.hostCalls = 0;
       let need: NeedReadback;
       try {
         recorded = recordStep(plan, rt, kernels, resolve);
