@@ -407,8 +407,8 @@ describe.skipIf(!got.device)('webgpu kernels against ref', () => {
 // Optimizers
 
 const SHAPES: Record<string, number[]> = { w: [37, 101], u: [64, 5], b: [7] };
-/** For the optimizers with decompositions or many readbacks per step: small, both orientations, a vector. */
-const SMALL: Record<string, number[]> = { w: [12, 20], u: [16, 5], b: [7] };
+/** For the optimizers with decompositions or many readbacks per step: small, both orientations, a batch of matrices, a vector. */
+const SMALL: Record<string, number[]> = { w: [12, 20], u: [16, 5], t: [2, 3, 4], b: [7] };
 
 async function pair(optimizer: string, options: Record<string, unknown>, extra: Record<string, unknown> = {}, shapes = SHAPES) {
   const params = Object.fromEntries(Object.entries(shapes).map(([name, shape], i) => [name, { shape, data: randomF32(shape.reduce((a, b) => a * b, 1), 10 + i) }]));
@@ -629,8 +629,9 @@ describe.skipIf(!got.device)('webgpu optimizers against ref over 20 steps', () =
       }
       return out;
     };
-    // Adafactor: RMS(θ), the row mean and Σu² for each of w and u; RMS(θ) and Σu² for b; the status.
-    for (const s of await perStep('adafactor', { lr: 1e-2 }, 3)) expect(s).toEqual({ readbacks: 3 + 3 + 2 + 1, uploads: 0, hostKernels: 0 });
+    // Adafactor: RMS(θ), the row mean and Σu² for each of w and u; RMS(θ) and per matrix of the batch t
+    // the row mean and Σu²; RMS(θ) and Σu² for b; the status.
+    for (const s of await perStep('adafactor', { lr: 1e-2 }, 3)) expect(s).toEqual({ readbacks: 3 + 3 + (1 + 2 * 2) + 2 + 1, uploads: 0, hostKernels: 0 });
     // RACS (5 iterations) on w and u: 2·4 norms in the fixed point, the last ŝ norm, ‖G̃‖² and φ; b on AdamW.
     for (const s of await perStep('racs', { lr: 0.2 }, 3)) expect(s).toEqual({ readbacks: 2 * 11 + 1, uploads: 0, hostKernels: 0 });
     // Refresh steps (t = 1, 4 with K = 3) run decompositions on the host; the other steps read only the status.
