@@ -40,7 +40,6 @@ function ix(ptr: number): number {
  */
 export function webgpuKernels(rt: GpuRuntime, host?: Kernels): { kernels: Kernels; implemented: readonly string[] } {
   const hk = host ?? refKernels({ get buffer() { return rt.hostBuffer; } });
-  const onHost = (name: string, inputs: Region[], outputs: Region[], run: () => number): number => rt.hostKernel(name, inputs, outputs, run);
   const el = (n: number) => rt.groupsFor(n);
   const rows = (m: number) => rt.groupsFor(m, 1);
   const impl: Partial<Record<keyof Kernels, (...a: number[]) => void>> = {
@@ -117,22 +116,22 @@ export function webgpuKernels(rt: GpuRuntime, host?: Kernels): { kernels: Kernel
   };
   const decompositions: Record<(typeof HOST_KERNELS)[number], (...a: number[]) => number> = {
     qrFactor: (a, lda, m, n, tau, scratch) =>
-      onHost('qrFactor', [span(a, m, n, lda)], [...rowsOf(a, m, n, lda), [tau, 4 * Math.min(m, n)]], () => hk.qrFactor(a, lda, m, n, tau, scratch)),
+      rt.hostKernel('qrFactor', [span(a, m, n, lda)], [...rowsOf(a, m, n, lda), [tau, 4 * Math.min(m, n)]], () => hk.qrFactor(a, lda, m, n, tau, scratch)),
     qrFormQ: (q, ldq, a, lda, m, n, cols, tau, scratch) =>
-      onHost('qrFormQ', [span(a, m, n, lda), [tau, 4 * Math.min(m, n)]], rowsOf(q, m, cols, ldq), () => hk.qrFormQ(q, ldq, a, lda, m, n, cols, tau, scratch)),
+      rt.hostKernel('qrFormQ', [span(a, m, n, lda), [tau, 4 * Math.min(m, n)]], rowsOf(q, m, cols, ldq), () => hk.qrFormQ(q, ldq, a, lda, m, n, cols, tau, scratch)),
     qrApply: (c, ldc, a, lda, m, kRefl, tau, p, mode, scratch) => {
       const cm = mode === QrApplyMode.Q_C || mode === QrApplyMode.QT_C ? rowsOf(c, m, p, ldc) : rowsOf(c, p, m, ldc);
       const cs = mode === QrApplyMode.Q_C || mode === QrApplyMode.QT_C ? span(c, m, p, ldc) : span(c, p, m, ldc);
-      return onHost('qrApply', [cs, span(a, m, kRefl, lda), [tau, 4 * kRefl]], cm, () => hk.qrApply(c, ldc, a, lda, m, kRefl, tau, p, mode, scratch));
+      return rt.hostKernel('qrApply', [cs, span(a, m, kRefl, lda), [tau, 4 * kRefl]], cm, () => hk.qrApply(c, ldc, a, lda, m, kRefl, tau, p, mode, scratch));
     },
     eigh: (v, ldv, w, a, lda, n, scratch) =>
-      onHost('eigh', [span(a, n, n, lda)], [[w, 4 * n], ...(v ? rowsOf(v, n, n, ldv) : [])], () => hk.eigh(v, ldv, w, a, lda, n, scratch)),
+      rt.hostKernel('eigh', [span(a, n, n, lda)], [[w, 4 * n], ...(v ? rowsOf(v, n, n, ldv) : [])], () => hk.eigh(v, ldv, w, a, lda, n, scratch)),
     svd: (u, ldu, s, vt, ldvt, a, lda, m, n, full, scratch) => {
       const k = Math.min(m, n);
       const outs: Region[] = [[s, 4 * k]];
       if (u) outs.push(...rowsOf(u, m, full ? m : k, ldu));
       if (vt) outs.push(...rowsOf(vt, full ? n : k, n, ldvt));
-      return onHost('svd', [span(a, m, n, lda)], outs, () => hk.svd(u, ldu, s, vt, ldvt, a, lda, m, n, full, scratch));
+      return rt.hostKernel('svd', [span(a, m, n, lda)], outs, () => hk.svd(u, ldu, s, vt, ldvt, a, lda, m, n, full, scratch));
     },
   };
   const out: Record<string, unknown> = { ...scalars, ...decompositions };
