@@ -4,7 +4,7 @@
 // (so a batch's submit and wait are included, amortized over the batch).
 // On a machine without a GPU the adapter is Mesa's llvmpipe software rasterizer: its numbers say how
 // slow the correctness path is, nothing about GPUs; the report labels it.
-// Usage: npm run build && node bench/webgpu.bench.mjs [--sizes 256,512 --elements 4194304 --steps 10 --muon 256x512]
+// Usage: npm run build && node bench/webgpu.bench.mjs [--sizes 256,512 --elements 4194304 --steps 10 --muon 256x512 --soap 128x256]
 // Writes bench/results/webgpu.json and bench/results/webgpu.md.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -126,6 +126,31 @@ for (const backend of ['webgpu', 'wasm']) {
 }
 rows.push({ what: `muon step, ${mm}×${mn}`, webgpuMs: muon.webgpu, wasmMs: muon.wasm });
 console.log(`muon step ${mm}×${mn}: webgpu ${muon.webgpu.toFixed(2)} ms, wasm 1 thread ${muon.wasm.toFixed(2)} ms`);
+
+// SOAP steps: refresh steps (updateInterval 1: eigh/QR of both Gram matrices on the host every step,
+// with their inputs read back and outputs uploaded on webgpu) and steady steps (no decomposition).
+const [sm, sn] = arg('soap', '128x256').split('x').map(Number);
+const sgrad = new Float32Array(sm * sn).map((_, i) => Math.sin(0.7 * i) * 1e-2);
+for (const [label, interval] of [['refresh', 1], ['steady', 1_000_000]]) {
+  const soap = {};
+  let perStep = '';
+  for (const backend of ['webgpu', 'wasm']) {
+    const opt = await createOptimizer({ optimizer: 'soap', options: { updateInterval: interval }, params: { w: { shape: [sm, sn] } }, backend });
+    opt.setGrads({ w: sgrad });
+    await opt.step(); // the first step refreshes whatever the interval
+    const rt = opt.gpu;
+    const before = rt ? { ...rt.stats } : undefined;
+    let count = 0;
+    soap[backend] = await timeIt(async (k) => {
+      for (let i = 0; i < k; i++) await opt.step();
+      count += k;
+    }, 2);
+    if (rt) perStep = ` (per step: ${((rt.stats.readbacks - before.readbacks) / count).toFixed(1)} readbacks, ${((rt.stats.uploads - before.uploads) / count).toFixed(1)} uploads, ${((rt.stats.hostKernels - before.hostKernels) / count).toFixed(1)} host decompositions)`;
+    await opt.close();
+  }
+  rows.push({ what: `soap ${label} step, ${sm}×${sn}${perStep}`, webgpuMs: soap.webgpu, wasmMs: soap.wasm });
+  console.log(`soap ${label} step ${sm}×${sn}: webgpu ${soap.webgpu.toFixed(2)} ms, wasm 1 thread ${soap.wasm.toFixed(2)} ms${perStep}`);
+}
 
 const out = { device: deviceLabel, software, host: `${os.cpus()[0]?.model} ×${os.cpus().length}`, node: process.versions.node, date: new Date().toISOString(), rows };
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });

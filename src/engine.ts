@@ -6,7 +6,7 @@
 import { FisheroptError } from './errors.js';
 import type { Kernels, Ptr } from './kernels.js';
 import { getOptimizer } from './optimizers/index.js';
-import type { OptimizerDef, ParamRef } from './optimizers/types.js';
+import { memoryHost, type HostArena, type OptimizerDef, type ParamRef } from './optimizers/types.js';
 import { scheduleFactor, type Options, type Schedule } from './options.js';
 
 export type NonFinitePolicy = 'throw' | 'skip' | 'ignore';
@@ -42,20 +42,23 @@ export interface StepPlan {
   readonly t: number;
 }
 
-/** Runs every parameter's update of a step (in plan order by default; the pool spreads them). */
+/**
+ * Runs every parameter's update of a step (in plan order by default; the pool spreads them). `host`:
+ * the optimizers' host access to arena values (default: views of `memory`).
+ */
 export type UpdateRunner = (
-  plan: StepPlan, lrFactor: number, k: Kernels, memory: WebAssembly.Memory, resolve: (name: string) => OptimizerDef,
+  plan: StepPlan, lrFactor: number, k: Kernels, memory: WebAssembly.Memory, resolve: (name: string) => OptimizerDef, host?: HostArena,
 ) => void;
 
 /** Apply the update of parameter `index` of group `group`, with this thread's kernels and scratch. */
 export function runUpdate(
   plan: StepPlan, lrFactor: number, group: number, index: number, k: Kernels, memory: WebAssembly.Memory, scratch: Ptr,
-  resolve: (name: string) => OptimizerDef = getOptimizer,
+  resolve: (name: string) => OptimizerDef = getOptimizer, host: HostArena = memoryHost(memory),
 ): void {
   const g = plan.groups[group];
   const p = g.params[index];
   const step = plan.t + 1 - (p.step0 ?? 0);
-  resolve(g.optimizer).step({ kernels: k, step, lr: (g.options.lr as number) * lrFactor, scratch, memory }, p, g.options);
+  resolve(g.optimizer).step({ kernels: k, step, lr: (g.options.lr as number) * lrFactor, scratch, memory, host }, p, g.options);
 }
 
 /**
@@ -70,8 +73,8 @@ export function updateCost(plan: StepPlan, group: number, index: number, resolve
 }
 
 /** Every parameter's update on the calling thread, in plan order. */
-export const runUpdatesInOrder: UpdateRunner = (plan, lrFactor, k, memory, resolve) => {
-  plan.groups.forEach((g, gi) => g.params.forEach((_, pi) => runUpdate(plan, lrFactor, gi, pi, k, memory, plan.scratch, resolve)));
+export const runUpdatesInOrder: UpdateRunner = (plan, lrFactor, k, memory, resolve, host = memoryHost(memory)) => {
+  plan.groups.forEach((g, gi) => g.params.forEach((_, pi) => runUpdate(plan, lrFactor, gi, pi, k, memory, plan.scratch, resolve, host)));
 };
 
 /**

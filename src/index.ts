@@ -13,7 +13,7 @@ export type { NonFinitePolicy, OptimizerConfig, ParamInit, StepInfo } from './op
 export { DEFAULT_FALLBACK_PATTERN, route } from './routing.js';
 export type { FallbackConfig, Group, ParamDesc, ParamMatcher, RouteRule } from './routing.js';
 export { getOptimizer, optimizerNames, registerOptimizer } from './optimizers/index.js';
-export type { OptimizerDef, ParamRef, SlotSpec, StepContext } from './optimizers/index.js';
+export type { HostArena, OptimizerDef, ParamRef, SlotSpec, StepContext } from './optimizers/index.js';
 export {
   colNormalize, colNormalizeScratchBytes, rowNormalize, rowNormalizeScratchBytes, rowStandardize,
   rowStandardizeScratchBytes, sinkhorn, sinkhornNormalize, sinkhornNormalizeScratchBytes, sinkhornScratchBytes,

@@ -52,8 +52,10 @@ export async function createBackend(
       return { ...host, fallbackReason: `the webgpu backend is unavailable (${got.reason}); using ${host.name}` };
     }
     const [{ GpuRuntime }, { webgpuKernels }] = await Promise.all([import('./webgpu/runtime.js'), import('./webgpu/kernels.js')]);
+    // The decompositions run on the host kernels (wasm, else ref) over the host mirror.
+    const host = await createBackend('auto', arena, wasm);
     const gpu = new GpuRuntime(got.device, got.description, arena.memory);
-    return { name: 'webgpu', kernels: webgpuKernels(gpu).kernels, gpu };
+    return { name: 'webgpu', kernels: webgpuKernels(gpu, host.kernels).kernels, gpu };
   }
   if (choice === 'pool') {
     if (!arena.shared) throw new FisheroptError('BAD_STATE', 'the pool backend needs a shared arena');

@@ -84,7 +84,7 @@ export const adafactor: OptimizerDef = {
         const c = p.slots.colVar + 4 * b * n;
         k.adafactorFactoredVar(r, c, g, ctx.scratch, m, n, w, omw, flags);
         // torch: row_var.mean(dim=-2).clamp_(min=eps1), an f32 value
-        const rows = new Float32Array(ctx.memory.buffer, r, m);
+        const rows = ctx.host.read(r, m);
         let s = 0;
         for (let i = 0; i < m; i++) s += rows[i];
         const rMean = Math.max(Math.fround(s / m), Math.fround(eps1));

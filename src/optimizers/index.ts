@@ -30,4 +30,4 @@ export function optimizerNames(): string[] {
 for (const def of [sgd, adam, adamw, adafactor, ...FISHER_OPTIMIZERS, ...EIGEN_OPTIMIZERS, ...NORMALIZED_OPTIMIZERS]) registerOptimizer(def);
 
 export { adafactor, adam, adamw, sgd };
-export type { OptimizerDef, ParamRef, SlotSpec, StepContext } from './types.js';
+export type { HostArena, OptimizerDef, ParamRef, SlotSpec, StepContext } from './types.js';

@@ -26,8 +26,31 @@ export interface StepContext {
   readonly lr: number;
   /** Scratch for kernels: at least `scratchBytes()` bytes, 16-byte aligned, contents undefined. */
   readonly scratch: Ptr;
-  /** The arena's memory, for reading small vectors (e.g. a factor's mean) on the host. */
+  /**
+   * The arena's memory. Optimizers read and write arena values on the host through `host` instead,
+   * which every backend supports (on `webgpu` this memory is not current during a step).
+   */
   readonly memory: WebAssembly.Memory;
+  /** Host reads and writes of arena values (small vectors and scalars: a factor's mean, a limiter's φ). */
+  readonly host: HostArena;
+}
+
+/**
+ * Arena values on the host during a step. `read` gives the values as every kernel called before it left
+ * them (a view on CPU backends, a copy read back from the device on `webgpu`; treat it as read-only);
+ * `write` stores values that every kernel called after it sees.
+ */
+export interface HostArena {
+  read(ptr: Ptr, length: number): Float32Array;
+  write(ptr: Ptr, values: ArrayLike<number>): void;
+}
+
+/** `HostArena` over a memory that is current on the host (ref, wasm, pool). */
+export function memoryHost(memory: { readonly buffer: ArrayBufferLike }): HostArena {
+  return {
+    read: (ptr, length) => new Float32Array(memory.buffer, ptr, length),
+    write: (ptr, values) => new Float32Array(memory.buffer, ptr, values.length).set(values),
+  };
 }
 
 /**

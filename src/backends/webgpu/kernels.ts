@@ -1,19 +1,32 @@
 /**
  * The kernel set on WebGPU: each call records dispatches on the runtime (nothing runs until the
- * runtime submits). Kernels that return a value to the host (`sumsq`, `maxAbs`, `dot`) work only
- * inside an optimizer step, where each costs one readback (the step is replayed; see `Replay`); the
- * other host-scalar kernels and those without a WGSL version yet throw BACKEND_UNAVAILABLE naming the
- * kernel. Scratch arguments for f64 accumulators are not used (sums are f32 here).
+ * runtime submits). Kernels that return a value to the host (`READBACK_KERNELS`) work only inside an
+ * optimizer step, where each costs one readback (the step is replayed; see `Replay`). The
+ * decompositions (`HOST_KERNELS`: QR, eigh, SVD) run on the host kernels (wasm, else ref) over the host
+ * mirror, also only inside a step: their inputs are read back (unless the host wrote them since the
+ * last dispatch), and their outputs are copied into the device arena in order with the dispatches.
+ * Scratch arguments for f64 accumulators are not used (sums are f32 here).
  */
 import { FisheroptError } from '../../errors.js';
 import { KERNEL_NAMES, type Kernels } from '../../kernels.js';
-import type { GpuRuntime } from './runtime.js';
+import { QrApplyMode } from '../../kernels/linalg.js';
+import { refKernels } from '../ref.js';
+import { ScalarMode, type GpuRuntime, type Region } from './runtime.js';
 
-/** Kernels that return a host scalar without a device version yet. */
-export const HOST_SCALAR_KERNELS = ['adafactorFactoredSumsq', 'adafactorVecSumsq', 'racsNormSq', 'racsScaledSumsq'] as const;
+/** Kernels that return a host scalar: each is one readback inside a step (see `Replay` in `./runtime.ts`). */
+export const READBACK_KERNELS = [
+  'sumsq', 'maxAbs', 'dot', 'adafactorFactoredSumsq', 'adafactorVecSumsq', 'racsNormSq', 'racsScaledSumsq',
+] as const;
 
-/** Host-scalar kernels that run inside a step, each with one readback (see `Replay` in `./runtime.ts`). */
-export const READBACK_KERNELS = ['sumsq', 'maxAbs', 'dot'] as const;
+/** Decompositions run by the host kernels on the host mirror, with explicit transfers (refresh steps). */
+export const HOST_KERNELS = ['qrFactor', 'qrFormQ', 'qrApply', 'eigh', 'svd'] as const;
+
+/** The bytes of a rows×cols f32 matrix with row stride ld at p, as one span (gaps included). */
+const span = (p: number, rows: number, cols: number, ld: number): Region => [p, rows > 0 && cols > 0 ? 4 * ((rows - 1) * ld + cols) : 0];
+
+/** The same matrix as the regions it occupies (one per row when rows have gaps): what an output overwrites. */
+const rowsOf = (p: number, rows: number, cols: number, ld: number): Region[] =>
+  ld === cols || rows <= 1 ? [span(p, rows, cols, ld)] : Array.from({ length: rows }, (_, i) => [p + 4 * i * ld, 4 * cols] as const);
 
 /** f32 index of a byte pointer (f32 data is 4-byte aligned by the kernel set's conventions). */
 function ix(ptr: number): number {
@@ -21,7 +34,12 @@ function ix(ptr: number): number {
   return ptr / 4;
 }
 
-export function webgpuKernels(rt: GpuRuntime): { kernels: Kernels; implemented: readonly string[] } {
+/**
+ * The kernels of `rt`; `host`: the kernels the decompositions run on, over the runtime's host arena
+ * (default: `ref`).
+ */
+export function webgpuKernels(rt: GpuRuntime, host?: Kernels): { kernels: Kernels; implemented: readonly string[] } {
+  const hk = host ?? refKernels({ get buffer() { return rt.hostBuffer; } });
   const el = (n: number) => rt.groupsFor(n);
   const rows = (m: number) => rt.groupsFor(m, 1);
   const impl: Partial<Record<keyof Kernels, (...a: number[]) => void>> = {
@@ -66,6 +84,11 @@ export function webgpuKernels(rt: GpuRuntime): { kernels: Kernels; implemented: 
     rowStandardize: (out, ldo, a, lda, mean, std, m, n, eps) =>
       m * n > 0 && rt.record('rowStandardize', [ix(out), ldo, ix(a), lda, ix(mean), ix(std), m, n, eps], el(m * n)),
     racsColSq: (acc, g, m, n) => n > 0 && rt.record('racsColSq', [ix(acc), ix(g), m, n], el(n)),
+    racsFixedPass: (q, acc, g, w, m, n, b) => {
+      if (m > 0) rt.record('racsFixedRows', [ix(q), ix(g), ix(w), m, n, b], rows(m));
+      if (n > 0) rt.record('racsFixedCols', [ix(acc), ix(g), ix(q), m, n], el(n));
+    },
+    racsFinalPass: (q, t, g, w, c, m, n, b) => m > 0 && rt.record('racsFinalRows', [ix(q), ix(t), ix(g), ix(w), ix(c), m, n, b], rows(m)),
     racsRsqrt: (out, x, n, floor) => n > 0 && rt.record('racsRsqrt', [ix(out), ix(x), n, floor], el(n)),
     racsScaledApply: (p, g, r, c, m, n, coeff) => m * n > 0 && rt.record('racsScaledApply', [ix(p), ix(g), ix(r), ix(c), m, n, coeff], el(m * n)),
     gemm: (c, ldc, a, lda, transA, b, ldb, transB, m, n, k, alpha, beta) => {
@@ -80,24 +103,43 @@ export function webgpuKernels(rt: GpuRuntime): { kernels: Kernels; implemented: 
       rt.record('mirror', [ix(c), ldc, n, n], el(n * n));
     },
   };
-  const out: Record<string, unknown> = {
-    sumsq: (x: number, n: number) => rt.scalar('sumsq', 0, ix(x), 0, n),
-    maxAbs: (x: number, n: number) => rt.scalar('maxAbs', 1, ix(x), 0, n),
-    dot: (x: number, y: number, n: number) => rt.scalar('dot', 2, ix(x), ix(y), n),
+  const M = ScalarMode;
+  const scalars: Record<(typeof READBACK_KERNELS)[number], (...a: number[]) => number> = {
+    sumsq: (x, n) => rt.scalar('sumsq', M.SUMSQ, { x: ix(x), n }),
+    maxAbs: (x, n) => rt.scalar('maxAbs', M.MAX_ABS, { x: ix(x), n }),
+    dot: (x, y, n) => rt.scalar('dot', M.DOT, { x: ix(x), y: ix(y), n }),
+    adafactorVecSumsq: (g, v, n, eps1Sq) => rt.scalar('adafactorVecSumsq', M.ADAFACTOR_VEC, { x: ix(g), y: ix(v), n, a: eps1Sq }),
+    racsNormSq: (r, t, m) => rt.scalar('racsNormSq', M.RACS_NORM, { x: ix(r), y: ix(t), n: m }),
+    adafactorFactoredSumsq: (g, r, c, m, n, rMean, eps1Sq) =>
+      rt.scalar('adafactorFactoredSumsq', M.ADAFACTOR_FACTORED, { x: ix(g), y: ix(r), c: ix(c), n: m * n, cols: n, a: rMean, b: eps1Sq }),
+    racsScaledSumsq: (g, r, c, m, n) => rt.scalar('racsScaledSumsq', M.RACS_SCALED, { x: ix(g), y: ix(r), c: ix(c), n: m * n, cols: n }),
   };
+  const decompositions: Record<(typeof HOST_KERNELS)[number], (...a: number[]) => number> = {
+    qrFactor: (a, lda, m, n, tau, scratch) =>
+      rt.hostKernel('qrFactor', [span(a, m, n, lda)], [...rowsOf(a, m, n, lda), [tau, 4 * Math.min(m, n)]], () => hk.qrFactor(a, lda, m, n, tau, scratch)),
+    qrFormQ: (q, ldq, a, lda, m, n, cols, tau, scratch) =>
+      rt.hostKernel('qrFormQ', [span(a, m, n, lda), [tau, 4 * Math.min(m, n)]], rowsOf(q, m, cols, ldq), () => hk.qrFormQ(q, ldq, a, lda, m, n, cols, tau, scratch)),
+    qrApply: (c, ldc, a, lda, m, kRefl, tau, p, mode, scratch) => {
+      const cm = mode === QrApplyMode.Q_C || mode === QrApplyMode.QT_C ? rowsOf(c, m, p, ldc) : rowsOf(c, p, m, ldc);
+      const cs = mode === QrApplyMode.Q_C || mode === QrApplyMode.QT_C ? span(c, m, p, ldc) : span(c, p, m, ldc);
+      return rt.hostKernel('qrApply', [cs, span(a, m, kRefl, lda), [tau, 4 * kRefl]], cm, () => hk.qrApply(c, ldc, a, lda, m, kRefl, tau, p, mode, scratch));
+    },
+    eigh: (v, ldv, w, a, lda, n, scratch) =>
+      rt.hostKernel('eigh', [span(a, n, n, lda)], [[w, 4 * n], ...(v ? rowsOf(v, n, n, ldv) : [])], () => hk.eigh(v, ldv, w, a, lda, n, scratch)),
+    svd: (u, ldu, s, vt, ldvt, a, lda, m, n, full, scratch) => {
+      const k = Math.min(m, n);
+      const outs: Region[] = [[s, 4 * k]];
+      if (u) outs.push(...rowsOf(u, m, full ? m : k, ldu));
+      if (vt) outs.push(...rowsOf(vt, full ? n : k, n, ldvt));
+      return rt.hostKernel('svd', [span(a, m, n, lda)], outs, () => hk.svd(u, ldu, s, vt, ldvt, a, lda, m, n, full, scratch));
+    },
+  };
+  const out: Record<string, unknown> = { ...scalars, ...decompositions };
   for (const name of KERNEL_NAMES) {
     if (name in out) continue;
     const fn = impl[name];
-    if (fn) {
-      out[name] = (...a: number[]) => void fn(...a);
-    } else {
-      const why = (HOST_SCALAR_KERNELS as readonly string[]).includes(name)
-        ? 'it returns a value to the host, which would need a readback in the middle of a step'
-        : 'it has no WGSL version yet';
-      out[name] = () => {
-        throw new FisheroptError('BACKEND_UNAVAILABLE', `kernel ${name} is not available on the webgpu backend: ${why}`);
-      };
-    }
+    if (!fn) throw new Error(`webgpu backend: kernel ${name} has no implementation`);
+    out[name] = (...a: number[]) => void fn(...a);
   }
-  return { kernels: out as unknown as Kernels, implemented: KERNEL_NAMES.filter((n) => impl[n] || (READBACK_KERNELS as readonly string[]).includes(n)) };
+  return { kernels: out as unknown as Kernels, implemented: KERNEL_NAMES.filter((n) => impl[n] || n in scalars) };
 }

@@ -284,6 +284,33 @@ fn main() {
     var s = 0.0;
     for (var r = 0u; r < P.m; r = r + 1u) { let x = A[P.g + r * P.n + j]; s = s + x * x; }
     A[P.acc + j] = s;`),
+  /** racsFixedPass, phase 1: q_i ← b·Σ_j f32(g_ij²)·w_j (one workgroup per row). */
+  racsFixedRows: rowwise('q:u g:u w:u m:u n:u b:f', `
+    let row = P.g + i * P.n;
+    var s = 0.0;
+    for (var j = lid; j < P.n; j = j + WG) { let x = A[row + j]; s = s + (x * x) * A[P.w + j]; }
+    let d = wgSum(lid, s);
+    if (lid == 0u) { A[P.q + i] = P.b * d; }`),
+  /** racsFixedPass, phase 2: acc_j ← Σ_i f32(g_ij²)·q_i, rows in order. */
+  racsFixedCols: colwise('acc:u g:u q:u m:u n:u', `
+    var s = 0.0;
+    for (var r = 0u; r < P.m; r = r + 1u) { let x = A[P.g + r * P.n + j]; s = s + (x * x) * A[P.q + r]; }
+    A[P.acc + j] = s;`),
+  /** racsFinalPass: q_i ← b·Σ_j f32(g_ij²)·w_j and t_i ← Σ_j f32(g_ij²)·f32(c_j²) in one sweep of the row. */
+  racsFinalRows: rowwise('q:u t:u g:u w:u c:u m:u n:u b:f', `
+    let row = P.g + i * P.n;
+    var s = 0.0;
+    var u = 0.0;
+    for (var j = lid; j < P.n; j = j + WG) {
+      let x = A[row + j];
+      let p = x * x;
+      let c = A[P.c + j];
+      s = s + p * A[P.w + j];
+      u = u + p * (c * c);
+    }
+    let d = wgSum(lid, s);
+    let e = wgSum(lid, u);
+    if (lid == 0u) { A[P.q + i] = P.b * d; A[P.t + i] = e; }`),
   racsRsqrt: elementwise('out:u x:u n:u floor:f', '    A[P.out + i] = 1.0 / sqrt(maxNan(A[P.x + i], P.floor));'),
   racsScaledApply: matrixwise('p:u g:u r:u c:u m:u n:u coeff:f', `
     let u = (A[P.r + i] * A[P.g + e]) * A[P.c + j];
@@ -422,17 +449,26 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   /** Gradient clipping by the device's clip factor X[3] (gated). */
   clipScale: elementwise('g:u n:u', '    A[P.g + i] = bitcast<f32>(X[3]) * A[P.g + i];'),
   /**
-   * A host scalar, stage 1 (mode 0: Σx², 1: max|x| with NaN winning, 2: Σx·y): one partial per
-   * workgroup into X[16 + w] (gated).
+   * A host scalar, stage 1: one partial per workgroup into X[16 + w] (gated). Modes (`ScalarMode`):
+   * 0 Σx², 1 max|x| with NaN winning, 2 Σx·y, 3 Σu² of adafactorVecSumsq (x = g, y = v, a = ε1²),
+   * 4 Σ f32(r²)·t of racsNormSq (x = r, y = t), 5 Σu² of adafactorFactoredSumsq (x = g, y = r, c = c,
+   * a = rMean, b = ε1², element e at row e / cols, column e % cols), 6 Σu² of racsScaledSumsq (likewise).
    */
   scalarPartial: {
-    fields: fields('x:u y:u n:u mode:u'),
+    fields: fields('x:u y:u c:u n:u cols:u mode:u a:f b:f'),
     code: `
-fn term(i: u32) -> f32 {
-  let x = A[P.x + i];
+fn term(e: u32) -> f32 {
+  let x = A[P.x + e];
   if (P.mode == 0u) { return x * x; }
   if (P.mode == 1u) { return select(abs(x), qnan(), isNan(x)); }
-  return x * A[P.y + i];
+  if (P.mode == 2u) { return x * A[P.y + e]; }
+  if (P.mode == 3u) { let u = (1.0 / sqrt(maxNan(A[P.y + e], P.a))) * x; return u * u; }
+  if (P.mode == 4u) { let r = x * x; return r * A[P.y + e]; }
+  let i = e / P.cols;
+  let j = e % P.cols;
+  if (P.mode == 5u) { let u = (1.0 / sqrt(maxNan((A[P.y + i] * A[P.c + j]) / P.a, P.b))) * x; return u * u; }
+  let u = (A[P.y + i] * x) * A[P.c + j];
+  return u * u;
 }
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nw: vec3<u32>) {

@@ -12,15 +12,28 @@
  *   bias corrections) and `StepInfo` (skipped, gradNorm) depend on them, and `nonFinite: 'throw'` must
  *   throw. With `nonFinite: 'ignore'` and no clipping a step reads nothing back; it waits only for the
  *   previous step's work to finish (at most two steps in flight; WebGPU errors surface there).
- *   An optimizer that asks for a host scalar (`sumsq`, `maxAbs`, `dot`: Muon's and SWAN's norms) gets
- *   it by replay: what is recorded up to the scalar is submitted with the scalar's reduction, the value
- *   is read back, and the step is recorded again from the start with the submitted dispatches skipped
- *   and the known scalars returned (one readback per scalar; see `Replay`). Such a step is no longer
- *   atomic against an error raised after its first readback; `createOptimizer` records a probe step
- *   first so that unsupported kernels fail before anything runs.
+ *   An optimizer that asks for a host scalar (`READBACK_KERNELS`: norms and sums of squares) or reads
+ *   arena values on the host (`StepContext.host.read`: Adafactor's row mean, the RACS/Alice limiter's φ,
+ *   eigenvalues at refreshes) gets them by replay: what is recorded up to that point is submitted with
+ *   the scalar's reduction (or a copy of the regions), read back with the status, and the step is
+ *   recorded again from the start with the submitted work skipped and the known values returned (one
+ *   readback each; see `Replay`). Host writes (`StepContext.host.write`) and the outputs of the host
+ *   decompositions are copies into the device arena inside the same command encoder. Such a step is
+ *   no longer atomic against an error raised after its first readback; `createOptimizer` records a
+ *   probe step first so that unsupported work fails before anything runs.
  *
- * Optimizers read the arena through kernels only: a `StepContext.memory` read on the host throws here
- * (the host arena is not current during a step on the device).
+ * `StepContext.memory` read on the host throws here (the host arena is not current during a step on
+ * the device); optimizers use `StepContext.host`.
+ *
+ * What runs where: every kernel but the decompositions is WGSL on the device. `qrFactor`, `qrFormQ`,
+ * `qrApply`, `eigh` and `svd` run on the host kernels (wasm, else ref) over the host mirror, with their
+ * inputs read back and their outputs uploaded explicitly; the optimizers call them at refresh steps
+ * only, so steady steps move no decomposition data. Readbacks per step with the gradient check or
+ * clipping on (the status readback, 1, is not there without them): SGD, Adam, AdamW, SinkGD 1; Muon
+ * and SWAN 1 per matrix norm + 1; Adafactor 3 per matrix and 2 per vector + 1; RACS
+ * 2·(iterations − 1) + 3 per matrix + 1; GaLore, Alice and the eigen optimizers 1 on steady steps
+ * (AdaDiag with Adafactor 2 more per matrix), more at refresh steps (the decompositions' inputs, Gram
+ * diagonals). `GpuRuntime.stats` counts them.
  */
 import type { StepInfo, StepPlan } from '../../engine.js';
 import { runUpdatesInOrder } from '../../engine.js';
@@ -28,7 +41,8 @@ import { FisheroptError } from '../../errors.js';
 import type { Kernels } from '../../kernels.js';
 import type { OptimizerDef } from '../../optimizers/types.js';
 import { scheduleFactor } from '../../options.js';
-import { NeedScalar, STATUS_WORDS, type GpuRuntime, type Replay } from './runtime.js';
+import type { HostArena } from '../../optimizers/types.js';
+import { NeedReadback, STATUS_WORDS, type GpuRuntime, type Region, type Replay } from './runtime.js';
 
 /** Most workgroups one parameter's gradient check uses (each adds one partial to the status buffer). */
 const CHECK_GROUPS = 64;
@@ -37,7 +51,7 @@ const CHECK_GROUPS = 64;
 export function deviceMemoryGuard(optimizer: () => string): WebAssembly.Memory {
   return {
     get buffer(): never {
-      throw new FisheroptError('BACKEND_UNAVAILABLE', `optimizer ${optimizer()} reads the arena on the host during a step, which the webgpu backend cannot do (its arena is on the device)`);
+      throw new FisheroptError('BACKEND_UNAVAILABLE', `optimizer ${optimizer()} reads StepContext.memory during a step, which the webgpu backend cannot provide (its arena is on the device); read and write arena values through StepContext.host`);
     },
   } as unknown as WebAssembly.Memory;
 }
@@ -64,13 +78,20 @@ export function recordStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, res
       if (clip !== undefined) for (const r of all) rt.record('clipScale', [r.g / 4, r.size], rt.groupsFor(r.size));
     }
     const guard = deviceMemoryGuard(() => current);
+    const host: HostArena = {
+      read: (ptr, length) => {
+        rt.hostRead(`host read by ${current}`, [[ptr, 4 * length]]);
+        return new Float32Array(rt.hostBuffer, ptr, length).slice();
+      },
+      write: (ptr, values) => rt.hostWrite(`host write by ${current}`, ptr, values),
+    };
     runUpdatesInOrder(plan, lrFactor, kernels, guard, (name) => {
       current = JSON.stringify(name);
       return resolve(name);
-    });
+    }, host);
     if (status) rt.record('gateReset', [], [1, 1]);
   } catch (e) {
-    if (!(e instanceof NeedScalar)) rt.discard();
+    if (!(e instanceof NeedReadback)) rt.discard();
     throw e;
   }
   return { status, lrFactor };
@@ -79,7 +100,7 @@ export function recordStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, res
 /** Record (never submit) a step, host scalars taken as 1: unsupported kernels and host reads throw now. */
 export function probeStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, resolve: (name: string) => OptimizerDef): void {
   rt.submit();
-  rt.replay = { seen: 0, skip: 0, memo: [], calls: 0, probe: true };
+  rt.replay = { seen: 0, skip: 0, memo: [], calls: 0, probe: true, gated: false, fresh: [], hostDone: [], hostCalls: 0 };
   try {
     recordStep(plan, rt, kernels, resolve);
   } finally {
@@ -91,39 +112,52 @@ export function probeStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, reso
 /** Bytes of status read back: gate, non-finite flag, Σg², clip factor, the last host scalar. */
 const STATUS_READ = 32;
 
-async function readStatus(rt: GpuRuntime): Promise<{ nonFinite: boolean; sumsq: number; scalar: number }> {
-  const rb = rt.staging(STATUS_READ);
-  rt.submit({ into: rb, bytes: STATUS_READ });
-  const words = await rt.readStaging(rb, STATUS_READ);
-  const u = new Uint32Array(words), f = new Float32Array(words);
-  return { nonFinite: u[1] !== 0, sumsq: f[2], scalar: f[4] };
+/** Submit what is recorded, then read back the status and (after it) the given arena regions. */
+async function readStatus(rt: GpuRuntime, regions: readonly Region[] = []): Promise<{ nonFinite: boolean; sumsq: number; scalar: number; data: Uint8Array[] }> {
+  const bytes = STATUS_READ + regions.reduce((a, [, b]) => a + b, 0);
+  const rb = rt.staging(bytes);
+  rt.submit({ into: rb, statusBytes: STATUS_READ, regions });
+  const words = await rt.readStaging(rb, bytes);
+  const u = new Uint32Array(words, 0, 8), f = new Float32Array(words, 0, 8);
+  let off = STATUS_READ;
+  const data = regions.map(([, b]) => {
+    const d = new Uint8Array(words, off, b);
+    off += b;
+    return d;
+  });
+  return { nonFinite: u[1] !== 0, sumsq: f[2], scalar: f[4], data };
 }
 
 /** Run one step on the device; see the header for when it waits for the device. */
 export async function runDeviceStep(plan: StepPlan, rt: GpuRuntime, kernels: Kernels, resolve: (name: string) => OptimizerDef): Promise<StepInfo> {
   rt.submit();
-  const replay: Replay = { seen: 0, skip: 0, memo: [], calls: 0, probe: false };
+  const checks = plan.nonFinite !== 'ignore';
+  const replay: Replay = { seen: 0, skip: 0, memo: [], calls: 0, probe: false, gated: checks, fresh: [], hostDone: [], hostCalls: 0 };
   rt.replay = replay;
   let recorded: { status: boolean; lrFactor: number };
-  const checks = plan.nonFinite !== 'ignore';
   try {
     for (;;) {
       replay.seen = 0;
       replay.calls = 0;
+      replay.fresh = [];
+      replay.hostCalls = 0;
+      let need: NeedReadback;
       try {
         recorded = recordStep(plan, rt, kernels, resolve);
         break;
       } catch (e) {
-        if (!(e instanceof NeedScalar)) throw e;
+        if (!(e instanceof NeedReadback)) throw e;
+        need = e;
       }
-      // Submit up to the scalar's reduction and read it (with the gradient check's verdict) back.
-      const st = await readStatus(rt);
+      // Submit up to the scalar's reduction (or the regions' last writer) and read the value back,
+      // with the gradient check's verdict.
+      const st = await readStatus(rt, need.regions);
       if (st.nonFinite && checks) {
         rt.record('gateReset', [], [1, 1]);
         rt.submit();
         return await nonFiniteStep(plan, rt, scheduleFactor(plan.schedule, plan.t));
       }
-      replay.memo.push(st.scalar);
+      replay.memo.push(need.regions.length ? st.data : st.scalar);
       replay.skip = replay.seen;
     }
   } finally {

@@ -102,7 +102,7 @@ export const adadiagAdafactor: OptimizerDef = {
     const flags = Math.abs(w) < 0.5 ? KernelFlag.LERP_SMALL : 0;
     const r = p.slots.rowVar, c = p.slots.colVar;
     k.adafactorFactoredVar(r, c, gt, sc + off.acc, m, n, w, omw, flags);
-    const rows = new Float32Array(ctx.memory.buffer, r, m);
+    const rows = ctx.host.read(r, m);
     let sum = 0;
     for (let i = 0; i < m; i++) sum += rows[i];
     const rMean = Math.max(Math.fround(sum / m), Math.fround(eps1));

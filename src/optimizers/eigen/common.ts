@@ -13,6 +13,7 @@
  *   …; GaLore's counter convention, spec adadiag.md §1).
  */
 import type { Kernels, Ptr } from '../../kernels.js';
+import type { HostArena } from '../types.js';
 import { GEMM_SCRATCH_BYTES } from '../../kernels/gemm.js';
 import { checkLinalgStatus, eighScratchBytes, qrFormQScratchBytes, qrScratchBytes } from '../../kernels/linalg.js';
 import { check, type Check } from '../../options.js';
@@ -71,7 +72,7 @@ export function gramRefreshBytes(k: number): number {
  * deterministic, backend-independent choice.
  */
 export function refreshGramBasis(
-  k: Kernels, memory: WebAssembly.Memory, b: Ptr, s: Ptr, n: number, exact: boolean, scratch: Ptr, gemmScratch: Ptr,
+  k: Kernels, host: HostArena, b: Ptr, s: Ptr, n: number, exact: boolean, scratch: Ptr, gemmScratch: Ptr,
   permute: (pi: Ptr) => void,
 ): void {
   const w = scratch;
@@ -82,7 +83,7 @@ export function refreshGramBasis(
   const work = tau + al16(4 * n);
   if (exact) {
     checkLinalgStatus(k.eigh(b, n, w, s, n, n, work), 'eigh', [n, n]);
-    const r = significant(Array.from(new Float32Array(memory.buffer, w, n)));
+    const r = significant(Array.from(host.read(w, n)));
     if (r < n) {
       // Null-space eigenvectors are arbitrary (chosen by round-off): replace them by the Householder
       // completion of the first r, a deterministic function of the significant eigenvectors.
@@ -93,13 +94,13 @@ export function refreshGramBasis(
   }
   k.gemm(t, n, s, n, 0, b, n, 0, n, n, n, 1, 0, gemmScratch); // S·B
   k.gemm(prod, n, b, n, 1, t, n, 0, n, n, n, 1, 0, gemmScratch); // Bᵀ·S·B: its diagonal estimates the eigenvalues
-  const pv = new Float32Array(memory.buffer, prod, n * n);
+  const pv = host.read(prod, n * n);
   const est = Array.from({ length: n }, (_, i) => pv[i * n + i]);
   const order = est.map((_, i) => i).sort((x, y) => est[y] - est[x] || x - y);
   if (order.some((o, j) => o !== j)) {
-    k.fill(pi, n * n, 0);
-    const pm = new Float32Array(memory.buffer, pi, n * n);
+    const pm = new Float32Array(n * n);
     for (let j = 0; j < n; j++) pm[order[j] * n + j] = 1;
+    host.write(pi, pm);
     k.gemm(prod, n, t, n, 0, pi, n, 0, n, n, n, 1, 0, gemmScratch); // S·B·Π
     k.copy(t, prod, n * n);
     permute(pi);

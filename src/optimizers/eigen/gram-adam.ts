@@ -107,8 +107,8 @@ export function makeGramAdam(name: string, summary: string, twoSided: boolean, s
         const v = p.slots.expAvgSq;
         const permuteRows = (pi: number) => { k.gemm(tmp, n, pi, m, 1, v, n, 0, m, n, m, 1, 0, gs); k.copy(v, tmp, mn); };
         const permuteCols = (pi: number) => { k.gemm(tmp, n, v, n, 0, pi, n, 0, m, n, n, 1, 0, gs); k.copy(v, tmp, mn); };
-        if (left) refreshGramBasis(k, ctx.memory, basisL, gramL, m, t === 1, rs, gs, permuteRows);
-        if (right) refreshGramBasis(k, ctx.memory, basisR, gramR, n, t === 1, rs, gs, permuteCols);
+        if (left) refreshGramBasis(k, ctx.host, basisL, gramL, m, t === 1, rs, gs, permuteRows);
+        if (right) refreshGramBasis(k, ctx.host, basisR, gramR, n, t === 1, rs, gs, permuteCols);
       }
       const L: Side | null = left ? { ptr: basisL } : null;
       const R: Side | null = right ? { ptr: basisR } : null;

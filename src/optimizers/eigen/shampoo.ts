@@ -22,7 +22,7 @@
 import { checkLinalgStatus, eighScratchBytes } from '../../kernels/linalg.js';
 import { check, type Options } from '../../options.js';
 import type { Kernels, Ptr } from '../../kernels.js';
-import { numel, type OptimizerDef, type ParamRef, type StepContext } from '../types.js';
+import { numel, type HostArena, type OptimizerDef, type ParamRef, type StepContext } from '../types.js';
 import { GEMM_SCRATCH_BYTES, isRefresh, layout } from './common.js';
 import { eighCost, refreshes } from '../cost.js';
 
@@ -34,11 +34,10 @@ const scratch = (shape: readonly number[]) => {
 
 /** inv ← V·diag(max(λ, ε)^{-1/4})·Vᵀ for the k×k symmetric S. */
 function inverseFourthRoot(
-  k: Kernels, memory: WebAssembly.Memory, inv: Ptr, s: Ptr, n: number, eps: number, v: Ptr, y: Ptr, w: Ptr, work: Ptr, gs: Ptr,
+  k: Kernels, host: HostArena, inv: Ptr, s: Ptr, n: number, eps: number, v: Ptr, y: Ptr, w: Ptr, work: Ptr, gs: Ptr,
 ): void {
   checkLinalgStatus(k.eigh(v, n, w, s, n, n, work), 'eigh', [n, n]);
-  const wv = new Float32Array(memory.buffer, w, n);
-  for (let i = 0; i < n; i++) wv[i] = Math.max(wv[i], eps) ** -0.25;
+  host.write(w, Array.from(host.read(w, n), (x) => Math.max(x, eps) ** -0.25));
   k.scaleRowsCols(y, n, v, n, 0, w, n, n);
   k.gemm(inv, n, y, n, 0, v, n, 1, n, n, n, 1, 0, gs);
 }
@@ -87,8 +86,8 @@ export const shampoo: OptimizerDef = {
     k.syrk(statL, m, p.g, n, 0, m, n, 1, 1, gs);
     k.syrk(statR, n, p.g, n, 1, n, m, 1, 1, gs);
     if (isRefresh(t, o.updateInterval as number)) {
-      inverseFourthRoot(k, ctx.memory, rootL, statL, m, eps, sc + off.v, sc + off.y, sc + off.w, sc + off.eigh, gs);
-      inverseFourthRoot(k, ctx.memory, rootR, statR, n, eps, sc + off.v, sc + off.y, sc + off.w, sc + off.eigh, gs);
+      inverseFourthRoot(k, ctx.host, rootL, statL, m, eps, sc + off.v, sc + off.y, sc + off.w, sc + off.eigh, gs);
+      inverseFourthRoot(k, ctx.host, rootR, statR, n, eps, sc + off.v, sc + off.y, sc + off.w, sc + off.eigh, gs);
     }
     k.gemm(sc + off.tmp, n, rootL, m, 0, p.g, n, 0, m, n, m, 1, 0, gs);
     k.gemm(sc + off.out, n, sc + off.tmp, n, 0, rootR, n, 0, m, n, n, 1, 0, gs);

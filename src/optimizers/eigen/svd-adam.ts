@@ -102,10 +102,10 @@ export function makeSvdAdam(name: string, summary: string, twoSided: boolean): O
         // The rotated gradient of the basis' own gradient, exactly from the factors (spec §5.3: no
         // round-off noise where Pᵀ·G·Q is exactly zero): Σ·Vᵀ (left), U·Σ (right), [Σ | 0] (both).
         if (twoSided) {
-          k.fill(gt, mn, 0);
-          const sv = new Float32Array(ctx.memory.buffer, s, d);
-          const g = new Float32Array(ctx.memory.buffer, gt, mn);
+          const sv = ctx.host.read(s, d);
+          const g = new Float32Array(mn);
           for (let i = 0; i < d; i++) g[i * n + i] = sv[i];
+          ctx.host.write(gt, g);
         } else if (left) {
           k.scaleRowsCols(gt, n, vt, n, s, 0, m, n);
         } else {

@@ -207,7 +207,7 @@ function makeAlice(name: 'alice' | 'alice0', tracking: boolean): OptimizerDef {
         [rvec, cvec] = f.tr ? [at.dvec, at.ones] : [at.ones, at.dvec];
         const sqrtDr = Math.sqrt(f.d - r);
         const norm = sqrtDr * Math.sqrt(k.racsScaledSumsq(at.resid, rvec, cvec, f.m, f.n));
-        const eta = limiter(k, ctx.memory, p.slots.phi, norm, o.gamma as number);
+        const eta = limiter(k, ctx.host, p.slots.phi, norm, o.gamma as number);
         compCoeff = -lr * alpha * alphaC * eta * sqrtDr;
       }
       const mScale = o.biasCorrection ? Math.sqrt(1 - b2 ** t) / (1 - b1 ** t) : 1;

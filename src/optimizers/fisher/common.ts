@@ -13,6 +13,7 @@ import { FisheroptError } from '../../errors.js';
 import type { Kernels, Ptr } from '../../kernels.js';
 import { checkLinalgStatus } from '../../kernels/linalg.js';
 import { check, type Check } from '../../options.js';
+import type { HostArena } from '../types.js';
 
 export const al16 = (bytes: number): number => Math.ceil(Math.max(bytes, 0) / 16) * 16;
 
@@ -83,8 +84,8 @@ export function topLeftSingular(
  * Fira's norm-growth limiter (spec §3.7, §4 step 5, §5.4 step 7): η = 1 when φ = 0 (first step), else
  * η = γ / max(‖X‖/φ, γ); returns η and stores φ ← η·‖X‖ (the norm actually applied) in the 1-float slot.
  */
-export function limiter(k: Kernels, memory: WebAssembly.Memory, phiSlot: Ptr, norm: number, gamma: number): number {
-  const phi = new Float32Array(memory.buffer, phiSlot, 1)[0];
+export function limiter(k: Kernels, host: HostArena, phiSlot: Ptr, norm: number, gamma: number): number {
+  const phi = host.read(phiSlot, 1)[0];
   const eta = phi > 0 ? gamma / Math.max(norm / phi, gamma) : 1;
   k.fill(phiSlot, 1, eta * norm);
   return eta;

@@ -115,7 +115,7 @@ export const racs: OptimizerDef = {
     k.racsRsqrt(rq, p.slots.q, m, eps);
 
     const norm = Math.sqrt(k.racsNormSq(rq, t, m));
-    const eta = limiter(k, ctx.memory, p.slots.phi, norm, o.gamma as number);
+    const eta = limiter(k, ctx.host, p.slots.phi, norm, o.gamma as number);
     const wd = o.weightDecay as number;
     if (wd !== 0) k.scale(p.p, p.size, 1 - lr * wd);
     const coeff = lr * (o.scale as number) * eta;
