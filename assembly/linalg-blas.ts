@@ -138,48 +138,32 @@ export function identity64(x: usize, ldx: i32, rows: i32, cols: i32): void {
 /**
  * 2×8 micro-kernel over packed panels: A panel (kc × 2, pair-interleaved), B strip (kc × 8);
  * C rows i (and i+1 when rows = 2), columns < cols.
+ *
+ * One p step per iteration, on purpose (as `micro4x8` in ./gemm.ts): Binaryen merges the steps of a
+ * source-unrolled loop into one expression tree per accumulator, which hoists the loads and makes V8
+ * spill (the unrolled form ran ~25% slower). The pair of A values comes as one load and two lane
+ * splats (shuffles, off the mul/add ports).
  */
 function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, rows: i32, cols: i32, al: v128, add: bool): void {
   let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c02 = f64x2.splat(0), c03 = f64x2.splat(0);
   let c10 = f64x2.splat(0), c11 = f64x2.splat(0), c12 = f64x2.splat(0), c13 = f64x2.splat(0);
   let a = pa, b = pb;
-  let p = 0;
-  // Unrolled by two (V8 checks for interrupts once per iteration); the order of the adds is unchanged.
-  for (; p + 2 <= kc; p += 2) {
-    let z0 = v128.load(b), z1 = v128.load(b, 16), z2 = v128.load(b, 32), z3 = v128.load(b, 48);
-    let x0 = f64x2.splat(load<f64>(a)), x1 = f64x2.splat(load<f64>(a, 8));
-    c00 = f64x2.add(c00, f64x2.mul(x0, z0));
-    c01 = f64x2.add(c01, f64x2.mul(x0, z1));
-    c02 = f64x2.add(c02, f64x2.mul(x0, z2));
-    c03 = f64x2.add(c03, f64x2.mul(x0, z3));
-    c10 = f64x2.add(c10, f64x2.mul(x1, z0));
-    c11 = f64x2.add(c11, f64x2.mul(x1, z1));
-    c12 = f64x2.add(c12, f64x2.mul(x1, z2));
-    c13 = f64x2.add(c13, f64x2.mul(x1, z3));
-    z0 = v128.load(b, 64); z1 = v128.load(b, 80); z2 = v128.load(b, 96); z3 = v128.load(b, 112);
-    x0 = f64x2.splat(load<f64>(a, 16)); x1 = f64x2.splat(load<f64>(a, 24));
-    c00 = f64x2.add(c00, f64x2.mul(x0, z0));
-    c01 = f64x2.add(c01, f64x2.mul(x0, z1));
-    c02 = f64x2.add(c02, f64x2.mul(x0, z2));
-    c03 = f64x2.add(c03, f64x2.mul(x0, z3));
-    c10 = f64x2.add(c10, f64x2.mul(x1, z0));
-    c11 = f64x2.add(c11, f64x2.mul(x1, z1));
-    c12 = f64x2.add(c12, f64x2.mul(x1, z2));
-    c13 = f64x2.add(c13, f64x2.mul(x1, z3));
-    a += 32;
-    b += 128;
-  }
-  if (p < kc) {
-    const z0 = v128.load(b), z1 = v128.load(b, 16), z2 = v128.load(b, 32), z3 = v128.load(b, 48);
-    const x0 = f64x2.splat(load<f64>(a)), x1 = f64x2.splat(load<f64>(a, 8));
-    c00 = f64x2.add(c00, f64x2.mul(x0, z0));
-    c01 = f64x2.add(c01, f64x2.mul(x0, z1));
-    c02 = f64x2.add(c02, f64x2.mul(x0, z2));
-    c03 = f64x2.add(c03, f64x2.mul(x0, z3));
-    c10 = f64x2.add(c10, f64x2.mul(x1, z0));
-    c11 = f64x2.add(c11, f64x2.mul(x1, z1));
-    c12 = f64x2.add(c12, f64x2.mul(x1, z2));
-    c13 = f64x2.add(c13, f64x2.mul(x1, z3));
+  let z0: v128, z1: v128, z2: v128, z3: v128, av: v128, x: v128;
+  for (let p = 0; p < kc; p++) {
+    z0 = v128.load(b); z1 = v128.load(b, 16); z2 = v128.load(b, 32); z3 = v128.load(b, 48);
+    av = v128.load(a);
+    x = v128.shuffle<f64>(av, av, 0, 0);
+    c00 = f64x2.add(c00, f64x2.mul(x, z0));
+    c01 = f64x2.add(c01, f64x2.mul(x, z1));
+    c02 = f64x2.add(c02, f64x2.mul(x, z2));
+    c03 = f64x2.add(c03, f64x2.mul(x, z3));
+    x = v128.shuffle<f64>(av, av, 1, 1);
+    c10 = f64x2.add(c10, f64x2.mul(x, z0));
+    c11 = f64x2.add(c11, f64x2.mul(x, z1));
+    c12 = f64x2.add(c12, f64x2.mul(x, z2));
+    c13 = f64x2.add(c13, f64x2.mul(x, z3));
+    a += 16;
+    b += 64;
   }
   storeRow8(c, c00, c01, c02, c03, cols, al, add);
   if (rows == 2) storeRow8(c + (<usize>ldc << 3), c10, c11, c12, c13, cols, al, add);
