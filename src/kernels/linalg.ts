@@ -204,11 +204,11 @@ export function paddedLd(n: number): number {
   return ld;
 }
 
-/** f64 elements of the f64 GEMM's packing space for products whose dimensions are all ≤ d (KC 256, NC 128, MC 64). */
+/** f64 elements of the f64 GEMM's packing space for products whose dimensions are all ≤ d (KC 256, NC 128, MC 32; A splatted, 2 f64 per value). */
 export function gemmPackElements(d: number): number {
   const x = Math.max(d, 1);
-  const kc = Math.min(256, x), nc = Math.min(128, (x + 7) & ~7), mc = Math.min(64, (x + 1) & ~1);
-  return kc * nc + mc * kc;
+  const kc = Math.min(256, x), nc = Math.min(128, (x + 7) & ~7), mc = Math.min(32, (x + 1) & ~1);
+  return kc * nc + 2 * mc * kc;
 }
 
 /**
