@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { Arena } from '../dist/arena.js';
+import { cpuDescription } from './machine.mjs';
 import { refKernels } from '../dist/backends/ref.js';
 import { instantiateWasm, loadWasmModule } from '../dist/backends/wasm.js';
 import { GEMM_SCRATCH_BYTES } from '../dist/kernels/gemm.js';
@@ -286,7 +287,7 @@ const ratios = {
 };
 
 const machine = {
-  cpu: os.cpus()[0].model,
+  cpu: cpuDescription(),
   cores: os.cpus().length,
   node: process.version,
   v8: process.versions.v8,
@@ -310,7 +311,7 @@ fs.writeFileSync(
 const md = [
   '# GEMM benchmark (one thread)',
   '',
-  `Command: \`npm run bench:gemm\` (\`bench/gemm.bench.mjs\`). Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}), ${machine.date}.`,
+  `Command: \`npm run bench:gemm${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (\`bench/gemm.bench.mjs\`). Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}), ${machine.date}.`,
   `tfjs: @tensorflow/tfjs-backend-wasm ${tfInfo.version} (${tfInfo.backend}, SIMD ${tfInfo.simd}, ${tfInfo.threads} thread). ${ROUNDS} interleaved rounds × ${TIME} ms per task; medians of all samples.`,
   'GFLOP/s = 2·m·n·k / time (syrk counted as the full product, so its GFLOP/s compare as speed with gemm on the same operands).',
   'Every result was checked against the f64 ref before timing (max error / documented bound in gemm.json).',

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { Arena } from '../dist/arena.js';
+import { cpuDescription } from './machine.mjs';
 import { refKernels } from '../dist/backends/ref.js';
 import { instantiateWasm, loadWasmModule } from '../dist/backends/wasm.js';
 import { eighScratchBytes, qrFormQScratchBytes, qrScratchBytes, svdScratchBytes } from '../dist/kernels/linalg.js';
@@ -268,7 +269,7 @@ for (const cond of [1e1, 1e2, 1e4, 1e6]) {
 
 const cpus = os.cpus();
 const machine = {
-  cpu: cpus[0]?.model ?? 'unknown',
+  cpu: cpuDescription(),
   cores: cpus.length,
   node: process.version,
   os: `${os.type()} ${os.release()} ${os.arch()}`,
