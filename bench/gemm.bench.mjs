@@ -250,29 +250,33 @@ const median = (xs) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const rows = tasks.map((t) => {
-  const ms = median(samples.get(t.name));
-  return { group: t.group, task: t.name, ms, gflops: t.flops / ms / 1e6, samples: samples.get(t.name).length };
+  const ms = median(samples.get(t.name)), minMs = Math.min(...samples.get(t.name));
+  return { group: t.group, task: t.name, ms, gflops: t.flops / ms / 1e6, minMs, gflopsFastest: t.flops / minMs / 1e6, samples: samples.get(t.name).length };
 });
 const by = (name) => rows.find((x) => x.task === name);
-const peak = by('wasm f32x4 mul+add peak loop').gflops;
-for (const x of rows) x.pctPeak = (100 * x.gflops) / peak;
+const peak = by('wasm f32x4 mul+add peak loop').gflops, peakFastest = by('wasm f32x4 mul+add peak loop').gflopsFastest;
+for (const x of rows) {
+  x.pctPeak = (100 * x.gflops) / peak;
+  x.pctPeakFastest = (100 * x.gflopsFastest) / peakFastest;
+}
+// The machine is shared: besides medians, every goal is also evaluated on the fastest sample of each
+// task (the least disturbed run), which is steadier when other processes load the cores.
+const goalOf = (value, threshold, unit) => ({
+  value: `${value(false).toFixed(unit === '%' ? 1 : 2)}${unit} (fastest runs: ${value(true).toFixed(unit === '%' ? 1 : 2)}${unit})`,
+  met: value(false) >= threshold,
+  metFastest: value(true) >= threshold,
+});
+const msOf = (name, fastest) => (fastest ? by(name).minMs : by(name).ms);
 
 const goals = {
-  'gemm 1024³ ≥ 90% of the peak loop': {
-    value: `${by('fisheropt gemm 1024³').pctPeak.toFixed(1)}%`,
-    met: by('fisheropt gemm 1024³').pctPeak >= 90,
-  },
-  'gemm 1024³ ≥ 1.4× tfjs-backend-wasm matMul': {
-    value: `${(by('tfjs-wasm matMul 1024³').ms / by('fisheropt gemm 1024³').ms).toFixed(2)}×`,
-    met: by('tfjs-wasm matMul 1024³').ms / by('fisheropt gemm 1024³').ms >= 1.4,
-  },
-  'syrk 1024×4096 ≥ 1.8× faster than gemm on the same operands': {
-    value: `${(by('fisheropt gemm A·Aᵀ (A 1024×4096)').ms / by('fisheropt syrk A·Aᵀ (A 1024×4096, full-product flops)').ms).toFixed(2)}×`,
-    met: by('fisheropt gemm A·Aᵀ (A 1024×4096)').ms / by('fisheropt syrk A·Aᵀ (A 1024×4096, full-product flops)').ms >= 1.8,
-  },
+  'gemm 1024³ ≥ 90% of the peak loop': goalOf((f) => (f ? by('fisheropt gemm 1024³').pctPeakFastest : by('fisheropt gemm 1024³').pctPeak), 90, '%'),
+  'gemm 1024³ ≥ 1.4× tfjs-backend-wasm matMul': goalOf((f) => msOf('tfjs-wasm matMul 1024³', f) / msOf('fisheropt gemm 1024³', f), 1.4, '×'),
+  'syrk 1024×4096 ≥ 1.8× faster than gemm on the same operands':
+    goalOf((f) => msOf('fisheropt gemm A·Aᵀ (A 1024×4096)', f) / msOf('fisheropt syrk A·Aᵀ (A 1024×4096, full-product flops)', f), 1.8, '×'),
 };
 const ratios = {
   'gemm / tfjs at 256³, 512³, 1024³': SIZES.map((n) => +(by(`tfjs-wasm matMul ${n}³`).ms / by(`fisheropt gemm ${n}³`).ms).toFixed(2)),
+  'gemm / tfjs at 256³, 512³, 1024³, fastest runs': SIZES.map((n) => +(by(`tfjs-wasm matMul ${n}³`).minMs / by(`fisheropt gemm ${n}³`).minMs).toFixed(2)),
   'gemm / plain JS at 256³': +(by('plain JS triple loop 256³').ms / by('fisheropt gemm 256³').ms).toFixed(1),
   'tfjs at 1024³, % of the peak loop': +by('tfjs-wasm matMul 1024³').pctPeak.toFixed(1),
   // The peak loop is the issue's yardstick, not a strict ceiling: on an AMD Zen 5 the gemm (six loads,
@@ -280,8 +284,13 @@ const ratios = {
   // mul→add chains.
   'peak loop / tfjs at 1024³': +(peak / by('tfjs-wasm matMul 1024³').gflops).toFixed(2),
   'Newton–Schulz 5 iterations 1024×4096, % of gemm 1024³ GFLOP/s': +((100 * by(`fisheropt Newton–Schulz ${NS_STEPS} iterations ${NS_M}×${NS_N} (executed flops)`).gflops) / by('fisheropt gemm 1024³').gflops).toFixed(1),
+  'the same, fastest runs': +((100 * by(`fisheropt Newton–Schulz ${NS_STEPS} iterations ${NS_M}×${NS_N} (executed flops)`).gflopsFastest) / by('fisheropt gemm 1024³').gflopsFastest).toFixed(1),
   'rank-128 products (Uᵀ·G, U·X; m, n ∈ {512, 1376}), % of gemm 1024³ GFLOP/s, min–max': (() => {
     const g = rows.filter((x) => x.group === 'rank-128').map((x) => (100 * x.gflops) / by('fisheropt gemm 1024³').gflops);
+    return [+Math.min(...g).toFixed(1), +Math.max(...g).toFixed(1)];
+  })(),
+  'the same, fastest runs': (() => {
+    const g = rows.filter((x) => x.group === 'rank-128').map((x) => (100 * x.gflopsFastest) / by('fisheropt gemm 1024³').gflopsFastest);
     return [+Math.min(...g).toFixed(1), +Math.max(...g).toFixed(1)];
   })(),
 };
@@ -297,34 +306,34 @@ const machine = {
 const config = { rounds: ROUNDS, timePerTaskPerRoundMs: TIME, gemmScratchBytes: GEMM_SCRATCH_BYTES, tfjs: tfInfo };
 
 console.log(`${machine.cpu}, ${machine.cores} cores, node ${machine.node}; ${ROUNDS} rounds × ${TIME} ms per task; medians`);
-console.table(rows.map((x) => ({ task: x.task, 'median ms': x.ms.toFixed(2), 'GFLOP/s': x.gflops.toFixed(1), '% of peak': x.pctPeak.toFixed(0), samples: x.samples })));
+console.table(rows.map((x) => ({ task: x.task, 'median ms': x.ms.toFixed(2), 'GFLOP/s': x.gflops.toFixed(1), '% of peak': x.pctPeak.toFixed(0), 'fastest GFLOP/s': x.gflopsFastest.toFixed(1), '% (fastest)': x.pctPeakFastest.toFixed(0), samples: x.samples })));
 console.log('checks (max error / documented bound, must be ≤ 1):', Object.fromEntries(checks.map(([k, v]) => [k, +v.toFixed(3)])));
 console.log('ratios:', ratios);
-for (const [k, v] of Object.entries(goals)) console.log(`goal ${v.met ? 'MET    ' : 'NOT MET'} ${k}: ${v.value}`);
+for (const [k, v] of Object.entries(goals)) console.log(`goal ${v.met ? 'MET    ' : 'NOT MET'} (fastest runs: ${v.metFastest ? 'met' : 'not met'}) ${k}: ${v.value}`);
 
 const outDir = path.join(here, 'results');
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(
   path.join(outDir, 'gemm.json'),
-  `${JSON.stringify({ machine, config, results: rows.map((x) => ({ ...x, ms: +x.ms.toFixed(4), gflops: +x.gflops.toFixed(2), pctPeak: +x.pctPeak.toFixed(1) })), ratios, goals, checks: Object.fromEntries(checks) }, null, 2)}\n`,
+  `${JSON.stringify({ machine, config, results: rows.map((x) => ({ ...x, ms: +x.ms.toFixed(4), gflops: +x.gflops.toFixed(2), pctPeak: +x.pctPeak.toFixed(1), minMs: +x.minMs.toFixed(4), gflopsFastest: +x.gflopsFastest.toFixed(2), pctPeakFastest: +x.pctPeakFastest.toFixed(1) })), ratios, goals, checks: Object.fromEntries(checks) }, null, 2)}\n`,
 );
 const md = [
   '# GEMM benchmark (one thread)',
   '',
   `Command: \`npm run bench:gemm${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (\`bench/gemm.bench.mjs\`). Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}), ${machine.date}.`,
-  `tfjs: @tensorflow/tfjs-backend-wasm ${tfInfo.version} (${tfInfo.backend}, SIMD ${tfInfo.simd}, ${tfInfo.threads} thread). ${ROUNDS} interleaved rounds × ${TIME} ms per task; medians of all samples.`,
+  `tfjs: @tensorflow/tfjs-backend-wasm ${tfInfo.version} (${tfInfo.backend}, SIMD ${tfInfo.simd}, ${tfInfo.threads} thread). ${ROUNDS} interleaved rounds × ${TIME} ms per task; medians of all samples, and the fastest sample of each task (the machine is shared with other processes: the fastest run is the least disturbed one).`,
   'GFLOP/s = 2·m·n·k / time (syrk counted as the full product, so its GFLOP/s compare as speed with gemm on the same operands).',
   'Every result was checked against the f64 ref before timing (max error / documented bound in gemm.json).',
   'The peak loop (12 register-resident chains x ← x·m + d, one f32x4.mul and one f32x4.add per step) is the yardstick of the goals; where gemm exceeds 100% of it, the loop is below the true f32x4 mul+add ceiling of that CPU.',
   `Newton–Schulz: Muon's quintic iteration (newtonSchulzPolar on the wasm kernels), ${NS_STEPS} iterations on ${NS_M}×${NS_N}; its GFLOP/s count the executed flops (syrk m²·n, gemm 2·m³ and 2·m²·n per iteration).`,
   '',
-  '| group | task | median ms | GFLOP/s | % of peak loop |',
-  '| --- | --- | ---: | ---: | ---: |',
-  ...rows.map((x) => `| ${x.group} | ${x.task} | ${x.ms.toFixed(2)} | ${x.gflops.toFixed(1)} | ${x.pctPeak.toFixed(0)} |`),
+  '| group | task | median ms | GFLOP/s | % of peak loop | fastest ms | GFLOP/s (fastest) | % of peak loop (fastest) |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((x) => `| ${x.group} | ${x.task} | ${x.ms.toFixed(2)} | ${x.gflops.toFixed(1)} | ${x.pctPeak.toFixed(0)} | ${x.minMs.toFixed(2)} | ${x.gflopsFastest.toFixed(1)} | ${x.pctPeakFastest.toFixed(0)} |`),
   '',
-  '| goal | measured | met |',
-  '| --- | ---: | --- |',
-  ...Object.entries(goals).map(([k, v]) => `| ${k} | ${v.value} | ${v.met ? 'yes' : 'no'} |`),
+  '| goal | measured: medians (fastest runs) | met (medians) | met (fastest runs) |',
+  '| --- | ---: | --- | --- |',
+  ...Object.entries(goals).map(([k, v]) => `| ${k} | ${v.value} | ${v.met ? 'yes' : 'no'} | ${v.metFastest ? 'yes' : 'no'} |`),
   '',
   `Ratios: ${Object.entries(ratios).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : v}`).join('; ')}.`,
   '',
