@@ -284,12 +284,12 @@ const ratios = {
   // mul→add chains.
   'peak loop / tfjs at 1024³': +(peak / by('tfjs-wasm matMul 1024³').gflops).toFixed(2),
   'Newton–Schulz 5 iterations 1024×4096, % of gemm 1024³ GFLOP/s': +((100 * by(`fisheropt Newton–Schulz ${NS_STEPS} iterations ${NS_M}×${NS_N} (executed flops)`).gflops) / by('fisheropt gemm 1024³').gflops).toFixed(1),
-  'the same, fastest runs': +((100 * by(`fisheropt Newton–Schulz ${NS_STEPS} iterations ${NS_M}×${NS_N} (executed flops)`).gflopsFastest) / by('fisheropt gemm 1024³').gflopsFastest).toFixed(1),
+  'Newton–Schulz, % of gemm 1024³, fastest runs': +((100 * by(`fisheropt Newton–Schulz ${NS_STEPS} iterations ${NS_M}×${NS_N} (executed flops)`).gflopsFastest) / by('fisheropt gemm 1024³').gflopsFastest).toFixed(1),
   'rank-128 products (Uᵀ·G, U·X; m, n ∈ {512, 1376}), % of gemm 1024³ GFLOP/s, min–max': (() => {
     const g = rows.filter((x) => x.group === 'rank-128').map((x) => (100 * x.gflops) / by('fisheropt gemm 1024³').gflops);
     return [+Math.min(...g).toFixed(1), +Math.max(...g).toFixed(1)];
   })(),
-  'the same, fastest runs': (() => {
+  'rank-128 products, % of gemm 1024³, fastest runs, min–max': (() => {
     const g = rows.filter((x) => x.group === 'rank-128').map((x) => (100 * x.gflopsFastest) / by('fisheropt gemm 1024³').gflopsFastest);
     return [+Math.min(...g).toFixed(1), +Math.max(...g).toFixed(1)];
   })(),
