@@ -5,14 +5,14 @@
  * Structure (the classic packed-panel GEMM):
  * - Blocking: for each column block of C (NC columns), for each depth block (KC), op(B)'s KC×NC block
  *   is packed into scratch as NR-wide panels (k-major: 8 consecutive floats per k; 512 KiB, held in
- *   L2); then for each row block (MC rows) op(A)'s MC×KC block is packed as MR-tall panels (k-major: 4
- *   floats per k), and the micro-kernel sweeps the block: MR-panels outer (one 4 KiB A panel stays in
- *   L1), NR-panels inner (B panels stream from L2, C is walked along its rows, which the hardware
+ *   L2); then for each row block (MC rows) op(A)'s MC×KC block is packed as MR-tall panels (k-major:
+ *   per k the MR values, each splatted to an f32x4, 64 bytes), and the micro-kernel sweeps the block:
+ *   MR-panels outer (one 16 KiB A panel stays in L1), NR-panels inner (B panels stream from L2, C is walked along its rows, which the hardware
  *   prefetcher follows). The opposite inner order (B panel in L1, A streaming) measured 5–8% slower
  *   at 1024³ on the development machine (probably because C tiles then walk down columns, four new rows per tile).
- * - Micro-kernel: MR×NR = 4×8 of C held in 8 f32x4 accumulators; per k, two B vectors, one A vector
- *   split into four lane splats, 8 `f32x4.mul` + 8 `f32x4.add` (no FMA). 13 live v128 values, under
- *   the 15 allocatable xmm registers V8 has on x64 (no spills; checked with `node --print-wasm-code`).
+ * - Micro-kernel: MR×NR = 4×8 of C held in 8 f32x4 accumulators; per k, two B vectors and four
+ *   pre-splatted A vectors (six loads, no shuffles), 8 `f32x4.mul` + 8 `f32x4.add` (no FMA). 11 live
+ *   v128 values, under the 15 allocatable xmm registers V8 has on x64.
  * - Edges: partial panels are zero-padded when packed, so the micro-kernel always computes a full tile;
  *   a tile that sticks out of C goes through a 4×8 scratch tile and is written back with the same f32
  *   operations, element by element. Every element of C therefore sees the same operations in the same
@@ -21,13 +21,15 @@
  *   on later ones c ← f32(α·acc) + c.
  *
  * Stateless: no globals (besides the exported constant below), no allocation; all working memory is the
- * caller's `scratch` (GEMM_SCRATCH_BYTES, laid out as [A panels MC×KC][B panels KC×NC][tile MR×NR]).
+ * caller's `scratch` (GEMM_SCRATCH_BYTES, laid out as [A panels 4·MC×KC][B panels KC×NC][tile MR×NR]).
  */
 import { Off, On, isOn } from './common';
 
 // Blocking, in elements, tuned by measurement on the development machine (Skylake-SP class, 32 KiB L1d,
 // 1 MiB L2): KC 256–512 × MC 64–192 × NC 256–512 were all within noise at 1024³ and on the tall-skinny
-// shapes, except NC = 256, which lost ~5% on Uᵀ·G; this is the smallest scratch among the best.
+// shapes, except NC = 256, which lost ~5% on Uᵀ·G; this is the smallest scratch among the best. The A
+// panels are 4× larger since they hold splats, so MC went from 128 to 32: the same scratch size, and
+// MC 32–128 were within noise on an AMD Zen 5 (48 KiB L1d, 1 MiB L2) at 1024³ and on the r = 128 shapes.
 // Keep GEMM_SCRATCH_BYTES in sync with src/kernels/gemm.ts (the tests compare the two).
 // @ts-ignore: decorator
 @inline const MR: i32 = 4;
@@ -36,18 +38,19 @@ import { Off, On, isOn } from './common';
 // @ts-ignore: decorator
 @inline const KC: i32 = 256;
 // @ts-ignore: decorator
-@inline const MC: i32 = 128;
+@inline const MC: i32 = 32;
 // @ts-ignore: decorator
 @inline const NC: i32 = 512;
 
 /** Scratch bytes a gemm / syrk call needs (an immutable exported global, read by the tests). */
-export const GEMM_SCRATCH_BYTES: i32 = 4 * (MC * KC + KC * NC + MR * NR);
+export const GEMM_SCRATCH_BYTES: i32 = 4 * (4 * MC * KC + KC * NC + MR * NR);
 
 // ---------------------------------------------------------------------------------------------------
 // Micro-kernel
 
 /**
- * One 4×8 tile of C from packed panels `pa` (kb×4, k-major) and `pb` (kb×8, k-major): acc = Σ_p a_p ⊗ b_p
+ * One 4×8 tile of C from packed panels `pa` (kb×4 splatted: per k, four f32x4 each holding one
+ * value of A in every lane) and `pb` (kb×8, k-major): acc = Σ_p a_p ⊗ b_p
  * (in increasing p), then c ← f32(α·acc) + f32(β·c) (β = 0: c ← f32(α·acc), C not read). `rows`×`cols`
  * is the part of the tile inside C; anything smaller than 4×8 goes through `tile` (32 f32 of scratch).
  */
@@ -60,19 +63,19 @@ function micro4x8(
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   // One k step per iteration, on purpose: Binaryen merges the steps of a source-unrolled loop into one
   // expression tree per accumulator, which hoists all B loads to the top and spills (−10 to −25%); V8
-  // does not unroll this body itself. A's four values come as one load and four lane splats
-  // (`vpshufd`, port 5 on x86, off the mul/add ports): `v128.load32_splat` with an offset costs V8 a
-  // `lea` per splat, which made the loop front-end bound.
-  let b0: v128, b1: v128, av: v128, a: v128;
+  // does not unroll this body itself. A's four values come already splatted by the packing (four
+  // plain loads, no shuffle): one load plus four lane shuffles ran ~20% slower on Zen 5, where the
+  // shuffles compete with the mul/add pipes, and `v128.load32_splat` with an offset costs V8 a `lea`
+  // per splat, which made the loop front-end bound.
+  let b0: v128, b1: v128, a: v128;
   for (let p = 0; p < kb; p++) {
     b0 = v128.load(pb, 0);
     b1 = v128.load(pb, 16);
-    av = v128.load(pa);
-    a = v128.shuffle<f32>(av, av, 0, 0, 0, 0); c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-    a = v128.shuffle<f32>(av, av, 1, 1, 1, 1); c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-    a = v128.shuffle<f32>(av, av, 2, 2, 2, 2); c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-    a = v128.shuffle<f32>(av, av, 3, 3, 3, 3); c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-    pa += 16;
+    a = v128.load(pa); c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load(pa, 16); c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load(pa, 32); c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load(pa, 48); c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    pa += 64;
     pb += 32;
   }
 
@@ -146,39 +149,54 @@ function packEdge(dst: usize, src: usize, sr: usize, sp: usize, valid: i32, w: i
   }
 }
 
+/** Stores the four lanes of v as four splats at dst, dst + 16, dst + 32, dst + 48 (one k step of an A panel). */
+// @ts-ignore: decorator
+@inline function storeSplats(dst: usize, v: v128): void {
+  v128.store(dst, v128.shuffle<f32>(v, v, 0, 0, 0, 0));
+  v128.store(dst, v128.shuffle<f32>(v, v, 1, 1, 1, 1), 16);
+  v128.store(dst, v128.shuffle<f32>(v, v, 2, 2, 2, 2), 32);
+  v128.store(dst, v128.shuffle<f32>(v, v, 3, 3, 3, 3), 48);
+}
+
 /**
- * Pack op(A)[i0 .. i0+mb) × [p0 .. p0+kb) into MR-row panels at dst (panel s at dst + s·kb·16 bytes,
- * k-major), zero-padding the last panel.
+ * Pack op(A)[i0 .. i0+mb) × [p0 .. p0+kb) into MR-row panels at dst (panel s at dst + s·kb·16 bytes;
+ * per k, MR f32x4 splats of the rows' values, 64 bytes), zero-padding the last panel.
  */
 function packA(dst: usize, a: usize, lda: i32, transA: i32, i0: i32, p0: i32, mb: i32, kb: i32): void {
   const ldaB = <usize>lda << 2;
   for (let s = 0; s < mb; s += MR) {
     const valid = min<i32>(MR, mb - s);
-    const d = dst + (<usize>(s * kb) << 2);
+    const d = dst + (<usize>(s * kb) << 4);
     const i = i0 + s;
-    if (transA == 0) {
-      // op(A)_ip = a[i·lda + p]: rows contiguous in p.
-      const src = a + <usize>i * ldaB + (<usize>p0 << 2);
-      if (valid < MR) {
-        packEdge(d, src, ldaB, 4, valid, MR, kb);
-        continue;
+    // op(A)_ip at a + i·sr + p·sp (byte strides).
+    const sr = transA == 0 ? ldaB : 4, sp = transA == 0 ? <usize>4 : ldaB;
+    const src = a + <usize>i * sr + <usize>p0 * sp;
+    let p = 0;
+    if (valid == MR) {
+      if (transA == 0) {
+        // Rows contiguous in p: 4×4 blocks, transposed (column q = the four rows at p + q).
+        for (; p + 4 <= kb; p += 4) {
+          const r = src + (<usize>p << 2);
+          const r0 = v128.load(r), r1 = v128.load(r + ldaB), r2 = v128.load(r + 2 * ldaB), r3 = v128.load(r + 3 * ldaB);
+          const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+          const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+          const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+          const o = d + (<usize>p << 6);
+          storeSplats(o, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          storeSplats(o + 64, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+          storeSplats(o + 128, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+          storeSplats(o + 192, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        }
+      } else {
+        // Four consecutive rows per p.
+        for (; p < kb; p++) storeSplats(d + (<usize>p << 6), v128.load(src + <usize>p * ldaB));
       }
-      const kb4 = kb & ~3;
-      let p = 0;
-      for (; p < kb4; p += 4) {
-        const r = src + (<usize>p << 2);
-        transpose4Store(d + (<usize>p << 4), 16,
-          v128.load(r), v128.load(r + ldaB), v128.load(r + 2 * ldaB), v128.load(r + 3 * ldaB));
-      }
-      if (p < kb) packEdge(d + (<usize>p << 4), src + (<usize>p << 2), ldaB, 4, MR, MR, kb - p);
-    } else {
-      // op(A)_ip = a[p·lda + i]: 4 consecutive i per p.
-      const src = a + <usize>p0 * ldaB + (<usize>i << 2);
-      if (valid < MR) {
-        packEdge(d, src, 4, ldaB, valid, MR, kb);
-        continue;
-      }
-      for (let p = 0; p < kb; p++) v128.store(d + (<usize>p << 4), v128.load(src + <usize>p * ldaB));
+    }
+    for (; p < kb; p++) {
+      const sp0 = src + <usize>p * sp;
+      const o = d + (<usize>p << 6);
+      for (let r = 0; r < MR; r++) v128.store(o + (<usize>r << 4), f32x4.splat(r < valid ? load<f32>(sp0 + <usize>r * sr) : 0));
     }
   }
 }
@@ -242,7 +260,7 @@ function gemmBlocked<LOWER>(
   m: i32, n: i32, k: i32, alpha: f32, beta: f32, scratch: usize,
 ): void {
   const packedA = scratch;
-  const packedB = scratch + (<usize>(MC * KC) << 2);
+  const packedB = scratch + (<usize>(MC * KC) << 4);
   const tile = packedB + (<usize>(KC * NC) << 2);
   const ldcB = <usize>ldc << 2;
   for (let jc = 0; jc < n; jc += NC) {
@@ -260,7 +278,7 @@ function gemmBlocked<LOWER>(
           const i0 = ic + ir;
           // LOWER: only column panels with j0 ≤ i0 + MR − 1 reach the lower triangle.
           const jrEnd = isOn<LOWER>() ? min<i32>(nb, i0 + MR - jc) : nb;
-          const pa = packedA + (<usize>(ir * kb) << 2);
+          const pa = packedA + (<usize>(ir * kb) << 4);
           const cRow = c + <usize>i0 * ldcB + (<usize>jc << 2);
           for (let jr = 0; jr < jrEnd; jr += NR) {
             micro4x8(

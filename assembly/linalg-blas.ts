@@ -98,14 +98,14 @@ export function identity64(x: usize, ldx: i32, rows: i32, cols: i32): void {
 // @ts-ignore: decorator
 @inline const NCB: i32 = 128;
 // @ts-ignore: decorator
-@inline const MCB: i32 = 64;
+@inline const MCB: i32 = 32;
 
 /** f64 elements of packing space for products whose dimensions are all ≤ D. */
 // @ts-ignore: decorator
 @inline export function gemmPackElems(D: i32): i32 {
   const d = max(D, 1);
   const kc = min(KC, d), nc = min(NCB, (d + 7) & ~7), mc = min(MCB, (d + 1) & ~1);
-  return kc * nc + mc * kc;
+  return kc * nc + 2 * mc * kc;
 }
 
 /** Stores the valid part (rows < rows, columns < cols) of a 1×8 accumulator row at p. */
@@ -136,50 +136,33 @@ export function identity64(x: usize, ldx: i32, rows: i32, cols: i32): void {
 }
 
 /**
- * 2×8 micro-kernel over packed panels: A panel (kc × 2, pair-interleaved), B strip (kc × 8);
- * C rows i (and i+1 when rows = 2), columns < cols.
+ * 2×8 micro-kernel over packed panels: A panel (kc × 2, per p the two rows' values each splatted
+ * to an f64x2), B strip (kc × 8); C rows i (and i+1 when rows = 2), columns < cols.
+ *
+ * One p step per iteration, on purpose (as `micro4x8` in ./gemm.ts): Binaryen merges the steps of a
+ * source-unrolled loop into one expression tree per accumulator, which hoists the loads and makes V8
+ * spill (the unrolled form ran ~25% slower). The A values come pre-splatted by the packing: two
+ * plain loads per p and no shuffles (shuffles compete with the mul/add pipes on Zen 5; ~20% slower).
  */
 function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, rows: i32, cols: i32, al: v128, add: bool): void {
   let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c02 = f64x2.splat(0), c03 = f64x2.splat(0);
   let c10 = f64x2.splat(0), c11 = f64x2.splat(0), c12 = f64x2.splat(0), c13 = f64x2.splat(0);
   let a = pa, b = pb;
-  let p = 0;
-  // Unrolled by two (V8 checks for interrupts once per iteration); the order of the adds is unchanged.
-  for (; p + 2 <= kc; p += 2) {
-    let z0 = v128.load(b), z1 = v128.load(b, 16), z2 = v128.load(b, 32), z3 = v128.load(b, 48);
-    let x0 = f64x2.splat(load<f64>(a)), x1 = f64x2.splat(load<f64>(a, 8));
-    c00 = f64x2.add(c00, f64x2.mul(x0, z0));
-    c01 = f64x2.add(c01, f64x2.mul(x0, z1));
-    c02 = f64x2.add(c02, f64x2.mul(x0, z2));
-    c03 = f64x2.add(c03, f64x2.mul(x0, z3));
-    c10 = f64x2.add(c10, f64x2.mul(x1, z0));
-    c11 = f64x2.add(c11, f64x2.mul(x1, z1));
-    c12 = f64x2.add(c12, f64x2.mul(x1, z2));
-    c13 = f64x2.add(c13, f64x2.mul(x1, z3));
-    z0 = v128.load(b, 64); z1 = v128.load(b, 80); z2 = v128.load(b, 96); z3 = v128.load(b, 112);
-    x0 = f64x2.splat(load<f64>(a, 16)); x1 = f64x2.splat(load<f64>(a, 24));
-    c00 = f64x2.add(c00, f64x2.mul(x0, z0));
-    c01 = f64x2.add(c01, f64x2.mul(x0, z1));
-    c02 = f64x2.add(c02, f64x2.mul(x0, z2));
-    c03 = f64x2.add(c03, f64x2.mul(x0, z3));
-    c10 = f64x2.add(c10, f64x2.mul(x1, z0));
-    c11 = f64x2.add(c11, f64x2.mul(x1, z1));
-    c12 = f64x2.add(c12, f64x2.mul(x1, z2));
-    c13 = f64x2.add(c13, f64x2.mul(x1, z3));
+  let z0: v128, z1: v128, z2: v128, z3: v128, x: v128;
+  for (let p = 0; p < kc; p++) {
+    z0 = v128.load(b); z1 = v128.load(b, 16); z2 = v128.load(b, 32); z3 = v128.load(b, 48);
+    x = v128.load(a);
+    c00 = f64x2.add(c00, f64x2.mul(x, z0));
+    c01 = f64x2.add(c01, f64x2.mul(x, z1));
+    c02 = f64x2.add(c02, f64x2.mul(x, z2));
+    c03 = f64x2.add(c03, f64x2.mul(x, z3));
+    x = v128.load(a, 16);
+    c10 = f64x2.add(c10, f64x2.mul(x, z0));
+    c11 = f64x2.add(c11, f64x2.mul(x, z1));
+    c12 = f64x2.add(c12, f64x2.mul(x, z2));
+    c13 = f64x2.add(c13, f64x2.mul(x, z3));
     a += 32;
-    b += 128;
-  }
-  if (p < kc) {
-    const z0 = v128.load(b), z1 = v128.load(b, 16), z2 = v128.load(b, 32), z3 = v128.load(b, 48);
-    const x0 = f64x2.splat(load<f64>(a)), x1 = f64x2.splat(load<f64>(a, 8));
-    c00 = f64x2.add(c00, f64x2.mul(x0, z0));
-    c01 = f64x2.add(c01, f64x2.mul(x0, z1));
-    c02 = f64x2.add(c02, f64x2.mul(x0, z2));
-    c03 = f64x2.add(c03, f64x2.mul(x0, z3));
-    c10 = f64x2.add(c10, f64x2.mul(x1, z0));
-    c11 = f64x2.add(c11, f64x2.mul(x1, z1));
-    c12 = f64x2.add(c12, f64x2.mul(x1, z2));
-    c13 = f64x2.add(c13, f64x2.mul(x1, z3));
+    b += 64;
   }
   storeRow8(c, c00, c01, c02, c03, cols, al, add);
   if (rows == 2) storeRow8(c + (<usize>ldc << 3), c10, c11, c12, c13, cols, al, add);
@@ -236,22 +219,22 @@ export function gemm64(
       }
       for (let ic = 0; ic < M; ic += MCB) {
         const mc = min(MCB, M - ic);
-        // Pack X(ic..ic+mc, pc..pc+kc) as 2-row panels (pairs interleaved, zero-padded).
+        // Pack X(ic..ic+mc, pc..pc+kc) as 2-row panels (per p the two values as f64x2 splats, zero-padded).
         for (let r = 0; r < mc; r += 2) {
-          const panel = ap + (<usize>(r * kc) << 3);
+          const panel = ap + (<usize>(r * kc) << 4);
           const i0 = ic + r;
           const two = r + 1 < mc;
           for (let p = 0; p < kc; p++) {
-            const q = at8(panel, 2 * p);
-            store<f64>(q, load<f64>(at8(x, i0 * xsi + (pc + p) * xsp)));
-            store<f64>(q, two ? load<f64>(at8(x, (i0 + 1) * xsi + (pc + p) * xsp)) : 0, 8);
+            const q = at8(panel, 4 * p);
+            v128.store(q, f64x2.splat(load<f64>(at8(x, i0 * xsi + (pc + p) * xsp))));
+            v128.store(q, f64x2.splat(two ? load<f64>(at8(x, (i0 + 1) * xsi + (pc + p) * xsp)) : 0), 16);
           }
         }
         for (let s = 0; s < nc; s += 8) {
           const w = min(8, nc - s);
           const strip = bp + (<usize>(s * kc) << 3);
           for (let r = 0; r < mc; r += 2) {
-            micro(kc, ap + (<usize>(r * kc) << 3), strip, at8(c, (ic + r) * ldc + jc + s), ldc, min(2, mc - r), w, al, add);
+            micro(kc, ap + (<usize>(r * kc) << 4), strip, at8(c, (ic + r) * ldc + jc + s), ldc, min(2, mc - r), w, al, add);
           }
         }
       }

@@ -12,9 +12,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { Arena } from '../dist/arena.js';
+import { cpuDescription } from './machine.mjs';
 import { refKernels } from '../dist/backends/ref.js';
 import { instantiateWasm, loadWasmModule } from '../dist/backends/wasm.js';
 import { GEMM_SCRATCH_BYTES } from '../dist/kernels/gemm.js';
+import { newtonSchulzPolar, polarScratchBytes } from '../dist/linalg/newton-schulz.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -28,7 +30,7 @@ const TIME = arg('time', 500); // ms per task per round
 // ----------------------------------------------------------------------------------------------------
 // Memory: one arena; every buffer is written before anything is timed (fresh wasm pages read slower).
 
-const arena = new Arena({ initialBytes: 160 << 20 });
+const arena = new Arena({ initialBytes: 240 << 20 });
 const module = await loadWasmModule();
 const wasm = instantiateWasm(module, arena.memory);
 const ref = refKernels(arena.memory);
@@ -174,6 +176,24 @@ for (const n of SIZES) tfTask('square', `tfjs-wasm matMul ${n}³`, 2 * n ** 3, s
   tfTask('tall-skinny', 'tfjs-wasm matMul Uᵀ·G (transposeA)', flops, s2, [m, r], [m, n]);
 }
 
+// (e2) the rank-r products of Alice / GaLore (r = 128): Uᵀ·G (U m×r, G m×n) and U·X (U m×r, X r×n).
+{
+  const r = 128;
+  for (const m of [512, 1376]) {
+    for (const n of [512, 1376]) {
+      const G = buffer(m * n), U = buffer(m * r), X = buffer(r * n), o1 = buffer(r * n, 0), o2 = buffer(m * n, 0);
+      const sUG = { a: U, lda: r, transA: 1, b: G, ldb: n, transB: 0, m: r, n, k: m };
+      const sUX = { a: U, lda: r, transA: 0, b: X, ldb: n, transB: 0, m, n, k: r };
+      for (const [name, s, c] of [[`Uᵀ·G m=${m} n=${n} r=128`, sUG, o1], [`U·X m=${m} n=${n} r=128`, sUX, o2]]) {
+        const fn = () => wasm.gemm(c, s.n, s.a, s.lda, s.transA, s.b, s.ldb, s.transB, s.m, s.n, s.k, 1, 0, scratch);
+        fn();
+        checks.push([`fisheropt ${name}`, checkRows(name, c, s, someRows(s.m))]);
+        add('rank-128', `fisheropt ${name}`, 2 * m * n * r, fn);
+      }
+    }
+  }
+}
+
 // (f) syrk: C = A·Aᵀ with A 1024×4096, against gemm(A, Aᵀ) on the same operands.
 {
   const n = 1024, k = 4096;
@@ -190,6 +210,25 @@ for (const n of SIZES) tfTask('square', `tfjs-wasm matMul ${n}³`, 2 * n ** 3, s
   for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) if (u[i * n + j] !== u[j * n + i]) throw new Error(`syrk not symmetric at ${i},${j}: ${c2[i * n + j]} vs ${c2[j * n + i]}`);
   add('syrk', 'fisheropt gemm A·Aᵀ (A 1024×4096)', flops, g);
   add('syrk', 'fisheropt syrk A·Aᵀ (A 1024×4096, full-product flops)', flops, s);
+}
+
+// (g) Newton–Schulz (Muon's quintic), 5 iterations on a 1024×4096 matrix through the wasm kernels. Flops
+// executed per iteration: syrk m²·n (lower half of the m×m Gram, counted as executed, not as the full
+// product), gemm 2·m³ (B = c·A² + b·A), gemm 2·m²·n (B·X); the copies and the scaling are not counted.
+const NS_M = 1024, NS_N = 4096, NS_STEPS = 5;
+const nsFlops = NS_STEPS * (NS_M * NS_M * NS_N + 2 * NS_M ** 3 + 2 * NS_M * NS_M * NS_N);
+{
+  const G = buffer(NS_M * NS_N), out = buffer(NS_M * NS_N, 0), ns = buffer(polarScratchBytes(NS_M, NS_N) / 4 + 4, 0);
+  const fn = () => newtonSchulzPolar(wasm, out, G, NS_M, NS_N, ns, NS_STEPS);
+  fn();
+  // Sanity check before timing: finite, and the singular values in Muon's band around 1, so that
+  // ‖X‖_F² / m lies in [0.7², 1.2²].
+  const x = f32(out, NS_M * NS_N);
+  let ss = 0;
+  for (let i = 0; i < x.length; i++) ss += x[i] * x[i];
+  if (!(ss / NS_M >= 0.49 && ss / NS_M <= 1.44)) throw new Error(`Newton–Schulz: ‖X‖_F²/m = ${ss / NS_M}, outside [0.49, 1.44]`);
+  checks.push(['Newton–Schulz ‖X‖_F²/m (in [0.49, 1.44])', ss / NS_M]);
+  add('newton-schulz', `fisheropt Newton–Schulz ${NS_STEPS} iterations ${NS_M}×${NS_N} (executed flops)`, nsFlops, fn);
 }
 
 // ----------------------------------------------------------------------------------------------------
@@ -211,37 +250,53 @@ const median = (xs) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const rows = tasks.map((t) => {
-  const ms = median(samples.get(t.name));
-  return { group: t.group, task: t.name, ms, gflops: t.flops / ms / 1e6, samples: samples.get(t.name).length };
+  const ms = median(samples.get(t.name)), minMs = Math.min(...samples.get(t.name));
+  return { group: t.group, task: t.name, ms, gflops: t.flops / ms / 1e6, minMs, gflopsFastest: t.flops / minMs / 1e6, samples: samples.get(t.name).length };
 });
 const by = (name) => rows.find((x) => x.task === name);
-const peak = by('wasm f32x4 mul+add peak loop').gflops;
-for (const x of rows) x.pctPeak = (100 * x.gflops) / peak;
+const peak = by('wasm f32x4 mul+add peak loop').gflops, peakFastest = by('wasm f32x4 mul+add peak loop').gflopsFastest;
+for (const x of rows) {
+  x.pctPeak = (100 * x.gflops) / peak;
+  x.pctPeakFastest = (100 * x.gflopsFastest) / peakFastest;
+}
+// The machine is shared: besides medians, every goal is also evaluated on the fastest sample of each
+// task (the least disturbed run), which is steadier when other processes load the cores.
+const goalOf = (value, threshold, unit) => ({
+  value: `${value(false).toFixed(unit === '%' ? 1 : 2)}${unit} (fastest runs: ${value(true).toFixed(unit === '%' ? 1 : 2)}${unit})`,
+  met: value(false) >= threshold,
+  metFastest: value(true) >= threshold,
+});
+const msOf = (name, fastest) => (fastest ? by(name).minMs : by(name).ms);
 
 const goals = {
-  'gemm 1024³ ≥ 90% of the peak loop': {
-    value: `${by('fisheropt gemm 1024³').pctPeak.toFixed(1)}%`,
-    met: by('fisheropt gemm 1024³').pctPeak >= 90,
-  },
-  'gemm 1024³ ≥ 1.4× tfjs-backend-wasm matMul': {
-    value: `${(by('tfjs-wasm matMul 1024³').ms / by('fisheropt gemm 1024³').ms).toFixed(2)}×`,
-    met: by('tfjs-wasm matMul 1024³').ms / by('fisheropt gemm 1024³').ms >= 1.4,
-  },
-  'syrk 1024×4096 ≥ 1.8× faster than gemm on the same operands': {
-    value: `${(by('fisheropt gemm A·Aᵀ (A 1024×4096)').ms / by('fisheropt syrk A·Aᵀ (A 1024×4096, full-product flops)').ms).toFixed(2)}×`,
-    met: by('fisheropt gemm A·Aᵀ (A 1024×4096)').ms / by('fisheropt syrk A·Aᵀ (A 1024×4096, full-product flops)').ms >= 1.8,
-  },
+  'gemm 1024³ ≥ 90% of the peak loop': goalOf((f) => (f ? by('fisheropt gemm 1024³').pctPeakFastest : by('fisheropt gemm 1024³').pctPeak), 90, '%'),
+  'gemm 1024³ ≥ 1.4× tfjs-backend-wasm matMul': goalOf((f) => msOf('tfjs-wasm matMul 1024³', f) / msOf('fisheropt gemm 1024³', f), 1.4, '×'),
+  'syrk 1024×4096 ≥ 1.8× faster than gemm on the same operands':
+    goalOf((f) => msOf('fisheropt gemm A·Aᵀ (A 1024×4096)', f) / msOf('fisheropt syrk A·Aᵀ (A 1024×4096, full-product flops)', f), 1.8, '×'),
 };
 const ratios = {
   'gemm / tfjs at 256³, 512³, 1024³': SIZES.map((n) => +(by(`tfjs-wasm matMul ${n}³`).ms / by(`fisheropt gemm ${n}³`).ms).toFixed(2)),
+  'gemm / tfjs at 256³, 512³, 1024³, fastest runs': SIZES.map((n) => +(by(`tfjs-wasm matMul ${n}³`).minMs / by(`fisheropt gemm ${n}³`).minMs).toFixed(2)),
   'gemm / plain JS at 256³': +(by('plain JS triple loop 256³').ms / by('fisheropt gemm 256³').ms).toFixed(1),
   'tfjs at 1024³, % of the peak loop': +by('tfjs-wasm matMul 1024³').pctPeak.toFixed(1),
-  // No f32x4 mul+add kernel can run faster than the peak loop, so this bounds the gemm / tfjs ratio.
-  'peak loop / tfjs at 1024³ (upper limit of gemm / tfjs)': +(peak / by('tfjs-wasm matMul 1024³').gflops).toFixed(2),
+  // The peak loop is the issue's yardstick, not a strict ceiling: on an AMD Zen 5 the gemm (six loads,
+  // 8 mul + 8 add per k, 8 independent accumulators) runs a few percent faster than its 12 dependent
+  // mul→add chains.
+  'peak loop / tfjs at 1024³': +(peak / by('tfjs-wasm matMul 1024³').gflops).toFixed(2),
+  'Newton–Schulz 5 iterations 1024×4096, % of gemm 1024³ GFLOP/s': +((100 * by(`fisheropt Newton–Schulz ${NS_STEPS} iterations ${NS_M}×${NS_N} (executed flops)`).gflops) / by('fisheropt gemm 1024³').gflops).toFixed(1),
+  'Newton–Schulz, % of gemm 1024³, fastest runs': +((100 * by(`fisheropt Newton–Schulz ${NS_STEPS} iterations ${NS_M}×${NS_N} (executed flops)`).gflopsFastest) / by('fisheropt gemm 1024³').gflopsFastest).toFixed(1),
+  'rank-128 products (Uᵀ·G, U·X; m, n ∈ {512, 1376}), % of gemm 1024³ GFLOP/s, min–max': (() => {
+    const g = rows.filter((x) => x.group === 'rank-128').map((x) => (100 * x.gflops) / by('fisheropt gemm 1024³').gflops);
+    return [+Math.min(...g).toFixed(1), +Math.max(...g).toFixed(1)];
+  })(),
+  'rank-128 products, % of gemm 1024³, fastest runs, min–max': (() => {
+    const g = rows.filter((x) => x.group === 'rank-128').map((x) => (100 * x.gflopsFastest) / by('fisheropt gemm 1024³').gflopsFastest);
+    return [+Math.min(...g).toFixed(1), +Math.max(...g).toFixed(1)];
+  })(),
 };
 
 const machine = {
-  cpu: os.cpus()[0].model,
+  cpu: cpuDescription(),
   cores: os.cpus().length,
   node: process.version,
   v8: process.versions.v8,
@@ -251,32 +306,34 @@ const machine = {
 const config = { rounds: ROUNDS, timePerTaskPerRoundMs: TIME, gemmScratchBytes: GEMM_SCRATCH_BYTES, tfjs: tfInfo };
 
 console.log(`${machine.cpu}, ${machine.cores} cores, node ${machine.node}; ${ROUNDS} rounds × ${TIME} ms per task; medians`);
-console.table(rows.map((x) => ({ task: x.task, 'median ms': x.ms.toFixed(2), 'GFLOP/s': x.gflops.toFixed(1), '% of peak': x.pctPeak.toFixed(0), samples: x.samples })));
+console.table(rows.map((x) => ({ task: x.task, 'median ms': x.ms.toFixed(2), 'GFLOP/s': x.gflops.toFixed(1), '% of peak': x.pctPeak.toFixed(0), 'fastest GFLOP/s': x.gflopsFastest.toFixed(1), '% (fastest)': x.pctPeakFastest.toFixed(0), samples: x.samples })));
 console.log('checks (max error / documented bound, must be ≤ 1):', Object.fromEntries(checks.map(([k, v]) => [k, +v.toFixed(3)])));
 console.log('ratios:', ratios);
-for (const [k, v] of Object.entries(goals)) console.log(`goal ${v.met ? 'MET    ' : 'NOT MET'} ${k}: ${v.value}`);
+for (const [k, v] of Object.entries(goals)) console.log(`goal ${v.met ? 'MET    ' : 'NOT MET'} (fastest runs: ${v.metFastest ? 'met' : 'not met'}) ${k}: ${v.value}`);
 
 const outDir = path.join(here, 'results');
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(
   path.join(outDir, 'gemm.json'),
-  `${JSON.stringify({ machine, config, results: rows.map((x) => ({ ...x, ms: +x.ms.toFixed(4), gflops: +x.gflops.toFixed(2), pctPeak: +x.pctPeak.toFixed(1) })), ratios, goals, checks: Object.fromEntries(checks) }, null, 2)}\n`,
+  `${JSON.stringify({ machine, config, results: rows.map((x) => ({ ...x, ms: +x.ms.toFixed(4), gflops: +x.gflops.toFixed(2), pctPeak: +x.pctPeak.toFixed(1), minMs: +x.minMs.toFixed(4), gflopsFastest: +x.gflopsFastest.toFixed(2), pctPeakFastest: +x.pctPeakFastest.toFixed(1) })), ratios, goals, checks: Object.fromEntries(checks) }, null, 2)}\n`,
 );
 const md = [
   '# GEMM benchmark (one thread)',
   '',
-  `Command: \`npm run bench:gemm\` (\`bench/gemm.bench.mjs\`). Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}), ${machine.date}.`,
-  `tfjs: @tensorflow/tfjs-backend-wasm ${tfInfo.version} (${tfInfo.backend}, SIMD ${tfInfo.simd}, ${tfInfo.threads} thread). ${ROUNDS} interleaved rounds × ${TIME} ms per task; medians of all samples.`,
+  `Command: \`npm run bench:gemm${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (\`bench/gemm.bench.mjs\`). Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.platform}, Node ${machine.node} (V8 ${machine.v8}), ${machine.date}.`,
+  `tfjs: @tensorflow/tfjs-backend-wasm ${tfInfo.version} (${tfInfo.backend}, SIMD ${tfInfo.simd}, ${tfInfo.threads} thread). ${ROUNDS} interleaved rounds × ${TIME} ms per task; medians of all samples, and the fastest sample of each task (the machine is shared with other processes: the fastest run is the least disturbed one).`,
   'GFLOP/s = 2·m·n·k / time (syrk counted as the full product, so its GFLOP/s compare as speed with gemm on the same operands).',
   'Every result was checked against the f64 ref before timing (max error / documented bound in gemm.json).',
+  'The peak loop (12 register-resident chains x ← x·m + d, one f32x4.mul and one f32x4.add per step) is the yardstick of the goals; where gemm exceeds 100% of it, the loop is below the true f32x4 mul+add ceiling of that CPU.',
+  `Newton–Schulz: Muon's quintic iteration (newtonSchulzPolar on the wasm kernels), ${NS_STEPS} iterations on ${NS_M}×${NS_N}; its GFLOP/s count the executed flops (syrk m²·n, gemm 2·m³ and 2·m²·n per iteration).`,
   '',
-  '| group | task | median ms | GFLOP/s | % of peak loop |',
-  '| --- | --- | ---: | ---: | ---: |',
-  ...rows.map((x) => `| ${x.group} | ${x.task} | ${x.ms.toFixed(2)} | ${x.gflops.toFixed(1)} | ${x.pctPeak.toFixed(0)} |`),
+  '| group | task | median ms | GFLOP/s | % of peak loop | fastest ms | GFLOP/s (fastest) | % of peak loop (fastest) |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((x) => `| ${x.group} | ${x.task} | ${x.ms.toFixed(2)} | ${x.gflops.toFixed(1)} | ${x.pctPeak.toFixed(0)} | ${x.minMs.toFixed(2)} | ${x.gflopsFastest.toFixed(1)} | ${x.pctPeakFastest.toFixed(0)} |`),
   '',
-  '| goal | measured | met |',
-  '| --- | ---: | --- |',
-  ...Object.entries(goals).map(([k, v]) => `| ${k} | ${v.value} | ${v.met ? 'yes' : 'no'} |`),
+  '| goal | measured: medians (fastest runs) | met (medians) | met (fastest runs) |',
+  '| --- | ---: | --- | --- |',
+  ...Object.entries(goals).map(([k, v]) => `| ${k} | ${v.value} | ${v.met ? 'yes' : 'no'} | ${v.metFastest ? 'yes' : 'no'} |`),
   '',
   `Ratios: ${Object.entries(ratios).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : v}`).join('; ')}.`,
   '',

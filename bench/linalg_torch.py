@@ -55,7 +55,7 @@ def main():
     for n in [int(s) for s in args.sizes.split(',') if s]:
         a = torch.randn(n, n, generator=g, dtype=torch.float32)
         s = a + a.T
-        reps = args.reps if n <= 512 else max(3, args.reps // 2)
+        reps = args.reps
         results[str(n)] = {
             'eigh': timed(lambda: torch.linalg.eigh(s), reps),
             'qr': timed(lambda: torch.linalg.qr(a, mode='reduced'), reps),
@@ -64,7 +64,7 @@ def main():
     for shape in [x for x in args.qr_shapes.split(',') if x]:
         m, n = (int(v) for v in shape.split('x'))
         a = torch.randn(m, n, generator=g, dtype=torch.float32)
-        results[shape] = {'qr': timed(lambda: torch.linalg.qr(a, mode='reduced'), 3)}
+        results[shape] = {'qr': timed(lambda: torch.linalg.qr(a, mode='reduced'), args.reps)}
     config = torch.__config__.show()
     info = sorted(set(re.findall(r'(?:BLAS|LAPACK)_INFO=\w+', config)))
     print(json.dumps({

@@ -32,11 +32,12 @@ import type { Ptr } from './ptr.js';
 
 /**
  * Bytes of scratch a gemm or syrk call needs (655,488: 640 KiB + 128 B): packed panels of A
- * (MC×KC = 128×256 f32) and of B (KC×NC = 256×512 f32) plus one 4×8 f32 edge tile. The wasm
+ * (MC×KC = 32×256 values, each splatted to 4 f32) and of B (KC×NC = 256×512 f32) plus one 4×8 f32
+ * edge tile. The wasm
  * backend's blocking (`assembly/gemm.ts`, exported there as the global `GEMM_SCRATCH_BYTES`; the
  * tests compare the two) is sized to exactly this; `ref` does not use scratch.
  */
-export const GEMM_SCRATCH_BYTES = 4 * (128 * 256 + 256 * 512 + 32);
+export const GEMM_SCRATCH_BYTES = 4 * (4 * 32 * 256 + 256 * 512 + 32);
 
 export interface GemmKernels {
   /**
