@@ -184,6 +184,140 @@ export function sinkhorn_round_f32(a: usize, b: usize, acc: usize, g: usize, m: 
   for (let j = 0; j < n; j++) store<f32>(b + off4(j), normScaleOf(load<f64>(acc + off8(j)), colTarget));
 }
 
+// ---------------------------------------------------------------------------------------------------
+// SinkGD's round in f32 (src/kernels/reduce.ts, `sinkgdRound`): rows in blocks of four share each load of
+// β and of acc; every row keeps its own four lane sums, every column adds its rows in order, so the
+// blocking changes no operation.
+
+/** f32(s·x), or 0 when that is +∞. */
+// @ts-ignore: decorator
+@inline function scaledBy(s: f32, x: f32): f32 {
+  const y = s * x;
+  return y == Infinity ? 0 : y;
+}
+
+/** The lane-l terms (t = f32(g_j·v_j), t²) of the tail columns j ≥ j0 (at most 3) as one f32x4; +0 elsewhere. */
+// @ts-ignore: decorator
+@inline function sqTail(row: usize, v: usize, j0: i32, n: i32): v128 {
+  let t = f32x4.splat(0);
+  if (j0 < n) {
+    let x = load<f32>(row + off4(j0)) * load<f32>(v + off4(j0));
+    t = f32x4.replace_lane(t, 0, x * x);
+    if (j0 + 1 < n) {
+      x = load<f32>(row + off4(j0 + 1)) * load<f32>(v + off4(j0 + 1));
+      t = f32x4.replace_lane(t, 1, x * x);
+      if (j0 + 2 < n) {
+        x = load<f32>(row + off4(j0 + 2)) * load<f32>(v + off4(j0 + 2));
+        t = f32x4.replace_lane(t, 2, x * x);
+      }
+    }
+  }
+  return t;
+}
+
+/** α_i ← scaledBy(s, normScale(r_i, t)) with r_i = (l0 + l1) + (l2 + l3) of the lane sums `v`. */
+// @ts-ignore: decorator
+@inline function rowScale(v: v128, t: f64, s: f32): f32 {
+  const r = (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+  return scaledBy(s, normScaleOf(<f64>r, t));
+}
+
+/** acc_j ← f32(acc_j + f32(f32(g_ij·a)²)) over the tail columns j ≥ j0 of one row. */
+// @ts-ignore: decorator
+@inline function accTail(acc: usize, row: usize, a: f32, j0: i32, n: i32): void {
+  for (let j = j0; j < n; j++) {
+    const x = load<f32>(row + off4(j)) * a;
+    store<f32>(acc + off4(j), load<f32>(acc + off4(j)) + x * x);
+  }
+}
+
+export function sinkgd_round_f32(alpha: usize, beta: usize, acc: usize, g: usize, m: i32, n: i32, lda: i32, rowTarget: f64, colTarget: f64, s: f32): void {
+  const n4 = n & ~3;
+  const rowBytes = off4(lda);
+  for (let j = 0; j < n; j++) store<f32>(acc + off4(j), 0);
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const r0 = g + off4(i * lda);
+    const r1 = r0 + rowBytes;
+    const r2 = r1 + rowBytes;
+    const r3 = r2 + rowBytes;
+    let s0 = f32x4.splat(0);
+    let s1 = s0;
+    let s2 = s0;
+    let s3 = s0;
+    let j = 0;
+    for (; j < n4; j += 4) {
+      const o = off4(j);
+      const bv = v128.load(beta + o);
+      let x = f32x4.mul(v128.load(r0 + o), bv);
+      s0 = f32x4.add(s0, f32x4.mul(x, x));
+      x = f32x4.mul(v128.load(r1 + o), bv);
+      s1 = f32x4.add(s1, f32x4.mul(x, x));
+      x = f32x4.mul(v128.load(r2 + o), bv);
+      s2 = f32x4.add(s2, f32x4.mul(x, x));
+      x = f32x4.mul(v128.load(r3 + o), bv);
+      s3 = f32x4.add(s3, f32x4.mul(x, x));
+    }
+    if (j < n) {
+      // Adding +0 to a lane without a tail term changes nothing (a lane sum from +0 is never −0).
+      s0 = f32x4.add(s0, sqTail(r0, beta, j, n));
+      s1 = f32x4.add(s1, sqTail(r1, beta, j, n));
+      s2 = f32x4.add(s2, sqTail(r2, beta, j, n));
+      s3 = f32x4.add(s3, sqTail(r3, beta, j, n));
+    }
+    const a0 = rowScale(s0, rowTarget, s);
+    const a1 = rowScale(s1, rowTarget, s);
+    const a2 = rowScale(s2, rowTarget, s);
+    const a3 = rowScale(s3, rowTarget, s);
+    store<f32>(alpha + off4(i), a0);
+    store<f32>(alpha + off4(i + 1), a1);
+    store<f32>(alpha + off4(i + 2), a2);
+    store<f32>(alpha + off4(i + 3), a3);
+    const v0 = f32x4.splat(a0);
+    const v1 = f32x4.splat(a1);
+    const v2 = f32x4.splat(a2);
+    const v3 = f32x4.splat(a3);
+    for (j = 0; j < n4; j += 4) {
+      const o = off4(j);
+      let c = v128.load(acc + o);
+      let x = f32x4.mul(v128.load(r0 + o), v0);
+      c = f32x4.add(c, f32x4.mul(x, x));
+      x = f32x4.mul(v128.load(r1 + o), v1);
+      c = f32x4.add(c, f32x4.mul(x, x));
+      x = f32x4.mul(v128.load(r2 + o), v2);
+      c = f32x4.add(c, f32x4.mul(x, x));
+      x = f32x4.mul(v128.load(r3 + o), v3);
+      c = f32x4.add(c, f32x4.mul(x, x));
+      v128.store(acc + o, c);
+    }
+    accTail(acc, r0, a0, n4, n);
+    accTail(acc, r1, a1, n4, n);
+    accTail(acc, r2, a2, n4, n);
+    accTail(acc, r3, a3, n4, n);
+  }
+  for (; i < m; i++) {
+    const r0 = g + off4(i * lda);
+    let s0 = f32x4.splat(0);
+    let j = 0;
+    for (; j < n4; j += 4) {
+      const o = off4(j);
+      const x = f32x4.mul(v128.load(r0 + o), v128.load(beta + o));
+      s0 = f32x4.add(s0, f32x4.mul(x, x));
+    }
+    if (j < n) s0 = f32x4.add(s0, sqTail(r0, beta, j, n));
+    const a0 = rowScale(s0, rowTarget, s);
+    store<f32>(alpha + off4(i), a0);
+    const v0 = f32x4.splat(a0);
+    for (j = 0; j < n4; j += 4) {
+      const o = off4(j);
+      const x = f32x4.mul(v128.load(r0 + o), v0);
+      v128.store(acc + o, f32x4.add(v128.load(acc + o), f32x4.mul(x, x)));
+    }
+    accTail(acc, r0, a0, n4, n);
+  }
+  for (let j = 0; j < n; j++) store<f32>(beta + off4(j), scaledBy(s, normScaleOf(<f64>load<f32>(acc + off4(j)), colTarget)));
+}
+
 export function row_standardize_f32(out: usize, ldo: i32, a: usize, lda: i32, mean: usize, std: usize, m: i32, n: i32, eps: f32): void {
   const n4 = n & ~3;
   for (let i = 0; i < m; i++) {
@@ -200,9 +334,11 @@ export function row_standardize_f32(out: usize, ldo: i32, a: usize, lda: i32, me
 }
 
 export function max_abs_f32(x: usize, n: i32): f64 {
-  // Four independent accumulators: f32x4.max has a long latency on x86 (NaN and ±0 fix-ups), and max is
-  // order-independent (NaN wins, |x| ≥ +0), so the result is the same as one running maximum.
-  let b0 = f32x4.splat(0);
+  // Integer maximum of the magnitude bits (sign cleared): for non-negative floats the bit patterns are
+  // ordered like the values, +0 is the smallest, and every NaN pattern lies above +∞, so the largest
+  // pattern is the f32 maximum of |x_i| (a NaN when any x_i is NaN). Four independent accumulators.
+  const mask = i32x4.splat(0x7fffffff);
+  let b0 = i32x4.splat(0);
   let b1 = b0;
   let b2 = b0;
   let b3 = b0;
@@ -211,19 +347,16 @@ export function max_abs_f32(x: usize, n: i32): f64 {
   let i = 0;
   for (; i < n16; i += 16) {
     const p = x + off4(i);
-    b0 = f32x4.max(b0, f32x4.abs(v128.load(p)));
-    b1 = f32x4.max(b1, f32x4.abs(v128.load(p, 16)));
-    b2 = f32x4.max(b2, f32x4.abs(v128.load(p, 32)));
-    b3 = f32x4.max(b3, f32x4.abs(v128.load(p, 48)));
+    b0 = i32x4.max_s(b0, v128.and(v128.load(p), mask));
+    b1 = i32x4.max_s(b1, v128.and(v128.load(p, 16), mask));
+    b2 = i32x4.max_s(b2, v128.and(v128.load(p, 32), mask));
+    b3 = i32x4.max_s(b3, v128.and(v128.load(p, 48), mask));
   }
-  for (; i < n4; i += 4) b0 = f32x4.max(b0, f32x4.abs(v128.load(x + off4(i))));
-  const best = f32x4.max(f32x4.max(b0, b1), f32x4.max(b2, b3));
-  let m = f32x4.extract_lane(best, 0);
-  m = max<f32>(m, f32x4.extract_lane(best, 1));
-  m = max<f32>(m, f32x4.extract_lane(best, 2));
-  m = max<f32>(m, f32x4.extract_lane(best, 3));
-  for (; i < n; i++) m = max<f32>(m, abs<f32>(load<f32>(x + off4(i))));
-  return <f64>m;
+  for (; i < n4; i += 4) b0 = i32x4.max_s(b0, v128.and(v128.load(x + off4(i)), mask));
+  const best = i32x4.max_s(i32x4.max_s(b0, b1), i32x4.max_s(b2, b3));
+  let m = max<i32>(max<i32>(i32x4.extract_lane(best, 0), i32x4.extract_lane(best, 1)), max<i32>(i32x4.extract_lane(best, 2), i32x4.extract_lane(best, 3)));
+  for (; i < n; i++) m = max<i32>(m, load<i32>(x + off4(i)) & 0x7fffffff);
+  return <f64>reinterpret<f32>(m);
 }
 
 export function dot_f32(x: usize, y: usize, n: i32): f64 {
