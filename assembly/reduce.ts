@@ -231,9 +231,27 @@ export function sinkhorn_round_f32(a: usize, b: usize, acc: usize, g: usize, m: 
   }
 }
 
-export function sinkgd_round_f32(alpha: usize, beta: usize, acc: usize, g: usize, m: i32, n: i32, lda: i32, rowTarget: f64, colTarget: f64, s: f32): void {
+/**
+ * The magnitude bits of x shifted left by one (sign dropped): as unsigned integers they order like |x|,
+ * with every NaN above +∞.
+ */
+// @ts-ignore: decorator
+@inline function mag2(x: v128): v128 {
+  return i32x4.shl(x, 1);
+}
+
+/** Largest magnitude bits of g over columns [j0, n) of one row, at least `m`. */
+// @ts-ignore: decorator
+@inline function maxMagTail(m: i32, row: usize, j0: i32, n: i32): i32 {
+  for (let j = j0; j < n; j++) m = max<i32>(m, load<i32>(row + off4(j)) & 0x7fffffff);
+  return m;
+}
+
+function sinkgdRound<MAX>(alpha: usize, beta: usize, acc: usize, g: usize, m: i32, n: i32, lda: i32, rowTarget: f64, colTarget: f64, s: f32): f64 {
   const n4 = n & ~3;
   const rowBytes = off4(lda);
+  let mx = i32x4.splat(0);
+  let mt: i32 = 0;
   for (let j = 0; j < n; j++) store<f32>(acc + off4(j), 0);
   let i = 0;
   for (; i + 4 <= m; i += 4) {
@@ -249,13 +267,18 @@ export function sinkgd_round_f32(alpha: usize, beta: usize, acc: usize, g: usize
     for (; j < n4; j += 4) {
       const o = off4(j);
       const bv = v128.load(beta + o);
-      let x = f32x4.mul(v128.load(r0 + o), bv);
+      const g0 = v128.load(r0 + o);
+      const g1 = v128.load(r1 + o);
+      const g2 = v128.load(r2 + o);
+      const g3 = v128.load(r3 + o);
+      if (isOn<MAX>()) mx = i32x4.max_u(mx, i32x4.max_u(i32x4.max_u(mag2(g0), mag2(g1)), i32x4.max_u(mag2(g2), mag2(g3))));
+      let x = f32x4.mul(g0, bv);
       s0 = f32x4.add(s0, f32x4.mul(x, x));
-      x = f32x4.mul(v128.load(r1 + o), bv);
+      x = f32x4.mul(g1, bv);
       s1 = f32x4.add(s1, f32x4.mul(x, x));
-      x = f32x4.mul(v128.load(r2 + o), bv);
+      x = f32x4.mul(g2, bv);
       s2 = f32x4.add(s2, f32x4.mul(x, x));
-      x = f32x4.mul(v128.load(r3 + o), bv);
+      x = f32x4.mul(g3, bv);
       s3 = f32x4.add(s3, f32x4.mul(x, x));
     }
     if (j < n) {
@@ -264,6 +287,7 @@ export function sinkgd_round_f32(alpha: usize, beta: usize, acc: usize, g: usize
       s1 = f32x4.add(s1, sqTail(r1, beta, j, n));
       s2 = f32x4.add(s2, sqTail(r2, beta, j, n));
       s3 = f32x4.add(s3, sqTail(r3, beta, j, n));
+      if (isOn<MAX>()) mt = maxMagTail(maxMagTail(maxMagTail(maxMagTail(mt, r0, j, n), r1, j, n), r2, j, n), r3, j, n);
     }
     const a0 = rowScale(s0, rowTarget, s);
     const a1 = rowScale(s1, rowTarget, s);
@@ -301,10 +325,15 @@ export function sinkgd_round_f32(alpha: usize, beta: usize, acc: usize, g: usize
     let j = 0;
     for (; j < n4; j += 4) {
       const o = off4(j);
-      const x = f32x4.mul(v128.load(r0 + o), v128.load(beta + o));
+      const g0 = v128.load(r0 + o);
+      if (isOn<MAX>()) mx = i32x4.max_u(mx, mag2(g0));
+      const x = f32x4.mul(g0, v128.load(beta + o));
       s0 = f32x4.add(s0, f32x4.mul(x, x));
     }
-    if (j < n) s0 = f32x4.add(s0, sqTail(r0, beta, j, n));
+    if (j < n) {
+      s0 = f32x4.add(s0, sqTail(r0, beta, j, n));
+      if (isOn<MAX>()) mt = maxMagTail(mt, r0, j, n);
+    }
     const a0 = rowScale(s0, rowTarget, s);
     store<f32>(alpha + off4(i), a0);
     const v0 = f32x4.splat(a0);
@@ -316,6 +345,15 @@ export function sinkgd_round_f32(alpha: usize, beta: usize, acc: usize, g: usize
     accTail(acc, r0, a0, n4, n);
   }
   for (let j = 0; j < n; j++) store<f32>(beta + off4(j), scaledBy(s, normScaleOf(<f64>load<f32>(acc + off4(j)), colTarget)));
+  if (!isOn<MAX>()) return 0;
+  const v = max<u32>(max<u32>(i32x4.extract_lane(mx, 0), i32x4.extract_lane(mx, 1)), max<u32>(i32x4.extract_lane(mx, 2), i32x4.extract_lane(mx, 3)));
+  return <f64>reinterpret<f32>(max<u32>(<u32>mt, v >> 1));
+}
+
+export function sinkgd_round_f32(alpha: usize, beta: usize, acc: usize, g: usize, m: i32, n: i32, lda: i32, rowTarget: f64, colTarget: f64, s: f32, withMax: i32): f64 {
+  return withMax != 0
+    ? sinkgdRound<On>(alpha, beta, acc, g, m, n, lda, rowTarget, colTarget, s)
+    : sinkgdRound<Off>(alpha, beta, acc, g, m, n, lda, rowTarget, colTarget, s);
 }
 
 export function row_standardize_f32(out: usize, ldo: i32, a: usize, lda: i32, mean: usize, std: usize, m: i32, n: i32, eps: f32): void {

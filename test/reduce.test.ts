@@ -76,7 +76,9 @@ describe('reductions: wasm = ref bit for bit', () => {
       // size and column tail of the blocked loops).
       for (const s of [0.25, 2 ** 40]) {
         both([a, c.map(Math.abs), new Float32Array(n)], [m], (k, [pa, pb, acc], [al]) => {
-          for (let l = 0; l < 3; l++) k.sinkgdRound(al, pb, acc, pa, m, n, lda, n, m, s);
+          let mx = 0;
+          for (let l = 0; l < 3; l++) mx += k.sinkgdRound(al, pb, acc, pa, m, n, lda, n, m, s, l === 1 ? 1 : 0);
+          return mx;
         }, skew);
       }
     }
@@ -90,8 +92,8 @@ describe('reductions: wasm = ref bit for bit', () => {
       for (let i = 0; i < m; i++) a[i * n + 4] = tag === 'NaN' ? a[i * n + 4] : fill; // column 4
       const s = tag === 'huge' ? 2 ** -127 : 1;
       const out = both([a, new Float32Array(n).fill(s), new Float32Array(n)], [m], (k, [pa, pb, acc], [al]) => {
-        k.sinkgdRound(al, pb, acc, pa, m, n, n, n, m, s);
-        k.sinkgdRound(al, pb, acc, pa, m, n, n, n, m, s);
+        k.sinkgdRound(al, pb, acc, pa, m, n, n, n, m, s, 0);
+        return k.sinkgdRound(al, pb, acc, pa, m, n, n, n, m, s, 1);
       });
       const [alpha] = out.outs;
       const beta = out.ins[1];
@@ -106,7 +108,7 @@ describe('reductions: wasm = ref bit for bit', () => {
     }
     // s = 2^100 on a row of norm 1: α = 2^100·√n overflows f32 and becomes 0
     const big = both([Float32Array.from([1, 0]), Float32Array.from([2 ** 100, 2 ** 100]), new Float32Array(2)], [1],
-      (k, [g, b, acc], [al]) => k.sinkgdRound(al, b, acc, g, 1, 2, 2, 2 ** 60, 1, 2 ** 100));
+      (k, [g, b, acc], [al]) => k.sinkgdRound(al, b, acc, g, 1, 2, 2, 2 ** 60, 1, 2 ** 100, 0));
     expect(big.outs[0][0]).toBe(0);
   });
 
@@ -188,7 +190,8 @@ describe('reductions: hand-checked values', () => {
     // a = [√2·8/5, 0, √2·8/10], α = s·a = [√2/5, 0, √2/10] (as with s = 1); (g·α)² columns: 2·0.72 = 1.44 and
     // 2·1.28 = 2.56 → b = [√3/1.2, √3/1.6], β = s·b.
     const sk = both([Float32Array.from([3, 4, 0, 0, 6, 8]), Float32Array.from([0.125, 0.125]), new Float32Array(2)], [3],
-      (k, [g, b, acc], [a]) => k.sinkgdRound(a, b, acc, g, 3, 2, 2, 2, 3, 0.125));
+      (k, [g, b, acc], [a]) => k.sinkgdRound(a, b, acc, g, 3, 2, 2, 2, 3, 0.125, 1));
+    expect(sk.ret).toBe(8);
     expect(Array.from(sk.outs[0])).toEqual([Math.fround(Math.sqrt(2) / 5), 0, Math.fround(Math.sqrt(2) / 10)]);
     const beta = Array.from(sk.ins[1]);
     expect(beta[0]).toBeCloseTo(Math.sqrt(3) / 1.2 / 8, 6);

@@ -55,8 +55,9 @@ export interface ReduceKernels {
    * with normScale(x, t) as the kernel `normScale` (f64 √(t/x) rounded once; 0 for x = 0 or beyond the
    * f32 range) and scaled(y) = f32(s·y), 0 where that is +∞. Start from β = s (`fill`); after the last
    * round b = β/s. One pass over G per round. Zero rows and columns get zero scales; NaN propagates.
+   * Returns max_ij |g_ij| as `maxAbs` does when `withMax` is nonzero (read in the same pass), else 0.
    */
-  sinkgdRound(alpha: Ptr, beta: Ptr, acc: Ptr, g: Ptr, m: number, n: number, lda: number, rowTarget: number, colTarget: number, s: number): void;
+  sinkgdRound(alpha: Ptr, beta: Ptr, acc: Ptr, g: Ptr, m: number, n: number, lda: number, rowTarget: number, colTarget: number, s: number, withMax: number): number;
 
   /**
    * Row standardization (SWAN's GradNorm): out_ij ← f32(f32(a_ij − mean_i)·r_i) with

@@ -76,7 +76,7 @@ export class RefReduce implements ReduceKernels {
     for (let j = 0; j < n; j++) h[(b >> 2) + j] = normScaleOf(d[ac + j], colTarget);
   }
 
-  sinkgdRound(alpha: Ptr, beta: Ptr, acc: Ptr, g: Ptr, m: number, n: number, lda: number, rowTarget: number, colTarget: number, s: number): void {
+  sinkgdRound(alpha: Ptr, beta: Ptr, acc: Ptr, g: Ptr, m: number, n: number, lda: number, rowTarget: number, colTarget: number, s: number, withMax: number): number {
     const h = this.heap.f32;
     const ac = acc >> 2, be = beta >> 2;
     const sf = f(s);
@@ -100,6 +100,9 @@ export class RefReduce implements ReduceKernels {
       }
     }
     for (let j = 0; j < n; j++) h[be + j] = scaled(normScaleOf(h[ac + j], colTarget));
+    let best = 0;
+    if (withMax) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) best = Math.max(best, Math.abs(h[(g >> 2) + i * lda + j]));
+    return best;
   }
 
   rowStandardize(out: Ptr, ldo: number, a: Ptr, lda: number, mean: Ptr, std: Ptr, m: number, n: number, eps: number): void {

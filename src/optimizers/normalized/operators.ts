@@ -96,12 +96,16 @@ export function whiten(k: Kernels, out: Ptr, g: Ptr, m: number, n: number, scrat
 /** Scratch bytes of `sinkhorn` (n f32); `sinkhornNormalize` needs m + n f32 more. */
 export const sinkhornScratchBytes = (n: number): number => al16(4 * n);
 
+/** max|g_ij| range in which SR-Sinkhorn runs on G itself (s = 1): [2^-24, 2^24). */
+const UNSCALED_MIN = 2 ** -24, UNSCALED_MAX = 2 ** 24;
+
 /**
- * The power of two s with `maxAbs`·s in [1, 2), its exponent kept where s and 1/s are f32 values
- * (s in [2^-126, 2^127]); 1 when `maxAbs` is 0 or not finite.
+ * The scale s of `sinkhorn`'s rounds for max|g_ij| = `maxAbs`: 1 for maxAbs in [2^-24, 2^24) (also for 0
+ * and non-finite values), else the power of two with maxAbs·s in [1, 2), its exponent kept where s and
+ * 1/s are f32 values (s in [2^-126, 2^127]).
  */
-export function unitScale(maxAbs: number): number {
-  if (!(maxAbs > 0 && maxAbs < Infinity)) return 1;
+export function sinkhornScale(maxAbs: number): number {
+  if (!(maxAbs > 0 && maxAbs < Infinity) || (maxAbs >= UNSCALED_MIN && maxAbs < UNSCALED_MAX)) return 1;
   let e = Math.floor(Math.log2(maxAbs));
   if (2 ** e > maxAbs) e--;
   else if (2 ** (e + 1) <= maxAbs) e++;
@@ -112,16 +116,22 @@ export function unitScale(maxAbs: number): number {
  * SR-Sinkhorn's scaling vectors: a (m f32), b (n f32) such that X = Diag(a)·G·Diag(b) is `rounds` rounds
  * of row normalization (rows to √n) then column normalization (columns to √m) of G, starting from b = 1.
  * After any round every column of X has norm √m (to f32 rounding); rows approach √n (spec §3.1: within
- * 0.3% at 5 rounds on gradient-like matrices). The rounds (`sinkgdRound`, f32 sums) run on G·s with s
- * the power of two that brings max|g_ij| into [1, 2) (`maxAbs`, `unitScale`), so the result is
- * scale-invariant in G bit for bit under powers of two, and entries below 2^-63 of max|g_ij| count as 0.
+ * 0.3% at 5 rounds on gradient-like matrices). The rounds (`sinkgdRound`, f32 sums) run on s·G with s
+ * from `sinkhornScale(max|g_ij|)`: the first round runs with s = 1 and reads max|g_ij| on the way, and is
+ * run again with s when max|g_ij| lies outside [2^-24, 2^24). So every f32 square stays in range: entries
+ * below 2^-63 in magnitude (2^-63·s⁻¹ when scaled; at most 2^-39 of max|g_ij|) count as zero. The result
+ * is unchanged bit for bit when G is scaled by a power of two (short of such underflow).
  */
 export function sinkhorn(k: Kernels, a: Ptr, b: Ptr, g: Ptr, m: number, n: number, rounds: number, scratch: Ptr): void {
   checkShape('sinkhorn', m, n);
   if (!Number.isInteger(rounds) || rounds < 1) throw new FisheroptError('BAD_OPTION', `sinkhorn: rounds must be an integer >= 1, got ${rounds}`);
-  const s = unitScale(k.maxAbs(g, m * n));
-  k.fill(b, n, s);
-  for (let l = 0; l < rounds; l++) k.sinkgdRound(a, b, scratch, g, m, n, n, n, m, s);
+  k.fill(b, n, 1);
+  const s = sinkhornScale(k.sinkgdRound(a, b, scratch, g, m, n, n, n, m, 1, 1));
+  if (s !== 1) {
+    k.fill(b, n, s);
+    k.sinkgdRound(a, b, scratch, g, m, n, n, n, m, s, 0);
+  }
+  for (let l = 1; l < rounds; l++) k.sinkgdRound(a, b, scratch, g, m, n, n, n, m, s, 0);
   if (s !== 1) k.scale(b, n, 1 / s);
 }
 
