@@ -215,10 +215,14 @@ export function sinkhorn_round_f32(a: usize, b: usize, acc: usize, g: usize, m: 
   return t;
 }
 
-/** α_i ← scaledBy(s, normScale(r_i, t)) with r_i = (l0 + l1) + (l2 + l3) of the lane sums `v`. */
+/**
+ * α_i ← scaledBy(s, normScale(r_i, t)) with r_i from the eight lane sums (lo: lanes 0..3, hi: 4..7):
+ * c_l = lo_l + hi_l, then (c_0 + c_1) + (c_2 + c_3).
+ */
 // @ts-ignore: decorator
-@inline function rowScale(v: v128, t: f64, s: f32): f32 {
-  const r = (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+@inline function rowScale(lo: v128, hi: v128, t: f64, s: f32): f32 {
+  const c = f32x4.add(lo, hi);
+  const r = (f32x4.extract_lane(c, 0) + f32x4.extract_lane(c, 1)) + (f32x4.extract_lane(c, 2) + f32x4.extract_lane(c, 3));
   return scaledBy(s, normScaleOf(<f64>r, t));
 }
 
@@ -254,6 +258,23 @@ export function sinkhorn_round_f32(a: usize, b: usize, acc: usize, g: usize, m: 
   return m;
 }
 
+/** acc_j ← acc_j + f32(f32(g_ij·a)²) over one row (a splat in `v`, its scalar `a`). */
+// @ts-ignore: decorator
+@inline function accRow(acc: usize, row: usize, v: v128, a: f32, n8: i32, n4: i32, n: i32): void {
+  let j = 0;
+  for (; j < n8; j += 8) {
+    const o = off4(j);
+    const pa = acc + o;
+    v128.store(pa, f32x4.add(v128.load(pa), sq(v128.load(row + o), v)));
+    v128.store(pa, f32x4.add(v128.load(pa, 16), sq(v128.load(row + o, 16), v)), 16);
+  }
+  if (j < n4) {
+    const o = off4(j);
+    v128.store(acc + o, f32x4.add(v128.load(acc + o), sq(v128.load(row + o), v)));
+  }
+  accTail(acc, row, a, n4, n);
+}
+
 function sinkgdRound<MAX>(alpha: usize, beta: usize, acc: usize, g: usize, m: i32, n: i32, lda: i32, rowTarget: f64, colTarget: f64, s: f32): f64 {
   const n8 = n & ~7;
   const n4 = n & ~3;
@@ -262,54 +283,62 @@ function sinkgdRound<MAX>(alpha: usize, beta: usize, acc: usize, g: usize, m: i3
   let mt: i32 = 0;
   for (let j = 0; j < n; j++) store<f32>(acc + off4(j), 0);
   let i = 0;
-  for (; i + 4 <= m; i += 4) {
+  // Without MAX rows go in blocks of four (their dots share each load of β, their accumulation each
+  // load and store of acc). With MAX (the first round, whose reads of G come from memory) rows go one
+  // at a time, as one sequential stream, which memory delivers faster than four rows' streams at once.
+  for (; !isOn<MAX>() && i + 4 <= m; i += 4) {
     const r0 = g + off4(i * lda);
     const r1 = r0 + rowBytes;
     const r2 = r1 + rowBytes;
     const r3 = r2 + rowBytes;
-    let s0 = f32x4.splat(0);
-    let s1 = s0;
-    let s2 = s0;
-    let s3 = s0;
-    // Without MAX: eight columns per iteration (two steps into the same four lanes, in increasing j),
-    // then four. With MAX: four per iteration, the magnitudes of the block's four rows folded in a tree.
+    let l0 = f32x4.splat(0);
+    let h0 = l0;
+    let l1 = l0;
+    let h1 = l0;
+    let l2 = l0;
+    let h2 = l0;
+    let l3 = l0;
+    let h3 = l0;
     let j = 0;
-    if (!isOn<MAX>()) {
-      for (; j < n8; j += 8) {
-        const o = off4(j);
-        const bv = v128.load(beta + o);
-        const bu = v128.load(beta + o, 16);
-        s0 = f32x4.add(f32x4.add(s0, sq(v128.load(r0 + o), bv)), sq(v128.load(r0 + o, 16), bu));
-        s1 = f32x4.add(f32x4.add(s1, sq(v128.load(r1 + o), bv)), sq(v128.load(r1 + o, 16), bu));
-        s2 = f32x4.add(f32x4.add(s2, sq(v128.load(r2 + o), bv)), sq(v128.load(r2 + o, 16), bu));
-        s3 = f32x4.add(f32x4.add(s3, sq(v128.load(r3 + o), bv)), sq(v128.load(r3 + o, 16), bu));
-      }
-    }
-    for (; j < n4; j += 4) {
+    for (; j < n8; j += 8) {
       const o = off4(j);
-      const a0 = v128.load(r0 + o);
-      const a1 = v128.load(r1 + o);
-      const a2 = v128.load(r2 + o);
-      const a3 = v128.load(r3 + o);
-      if (isOn<MAX>()) mx = i32x4.max_u(mx, i32x4.max_u(i32x4.max_u(mag2(a0), mag2(a1)), i32x4.max_u(mag2(a2), mag2(a3))));
-      const bv = v128.load(beta + o);
-      s0 = f32x4.add(s0, sq(a0, bv));
-      s1 = f32x4.add(s1, sq(a1, bv));
-      s2 = f32x4.add(s2, sq(a2, bv));
-      s3 = f32x4.add(s3, sq(a3, bv));
+      const bl = v128.load(beta + o);
+      const bh = v128.load(beta + o, 16);
+      l0 = f32x4.add(l0, sq(v128.load(r0 + o), bl));
+      h0 = f32x4.add(h0, sq(v128.load(r0 + o, 16), bh));
+      l1 = f32x4.add(l1, sq(v128.load(r1 + o), bl));
+      h1 = f32x4.add(h1, sq(v128.load(r1 + o, 16), bh));
+      l2 = f32x4.add(l2, sq(v128.load(r2 + o), bl));
+      h2 = f32x4.add(h2, sq(v128.load(r2 + o, 16), bh));
+      l3 = f32x4.add(l3, sq(v128.load(r3 + o), bl));
+      h3 = f32x4.add(h3, sq(v128.load(r3 + o, 16), bh));
     }
     if (j < n) {
-      // Adding +0 to a lane without a tail term changes nothing (a lane sum from +0 is never −0).
-      s0 = f32x4.add(s0, sqTail(r0, beta, j, n));
-      s1 = f32x4.add(s1, sqTail(r1, beta, j, n));
-      s2 = f32x4.add(s2, sqTail(r2, beta, j, n));
-      s3 = f32x4.add(s3, sqTail(r3, beta, j, n));
-      if (isOn<MAX>()) mt = maxMagTail(maxMagTail(maxMagTail(maxMagTail(mt, r0, j, n), r1, j, n), r2, j, n), r3, j, n);
+      // Columns j.. (j ≡ 0 mod 8, fewer than 8): four into the low lanes, the rest (at most 3) into the
+      // high lanes; or, with fewer than four, all into the low lanes. Adding +0 to a lane without a term
+      // changes nothing (a lane sum from +0 is never −0).
+      if (j < n4) {
+        const o = off4(j);
+        const bl = v128.load(beta + o);
+        l0 = f32x4.add(l0, sq(v128.load(r0 + o), bl));
+        l1 = f32x4.add(l1, sq(v128.load(r1 + o), bl));
+        l2 = f32x4.add(l2, sq(v128.load(r2 + o), bl));
+        l3 = f32x4.add(l3, sq(v128.load(r3 + o), bl));
+        h0 = f32x4.add(h0, sqTail(r0, beta, n4, n));
+        h1 = f32x4.add(h1, sqTail(r1, beta, n4, n));
+        h2 = f32x4.add(h2, sqTail(r2, beta, n4, n));
+        h3 = f32x4.add(h3, sqTail(r3, beta, n4, n));
+      } else {
+        l0 = f32x4.add(l0, sqTail(r0, beta, j, n));
+        l1 = f32x4.add(l1, sqTail(r1, beta, j, n));
+        l2 = f32x4.add(l2, sqTail(r2, beta, j, n));
+        l3 = f32x4.add(l3, sqTail(r3, beta, j, n));
+      }
     }
-    const a0 = rowScale(s0, rowTarget, s);
-    const a1 = rowScale(s1, rowTarget, s);
-    const a2 = rowScale(s2, rowTarget, s);
-    const a3 = rowScale(s3, rowTarget, s);
+    const a0 = rowScale(l0, h0, rowTarget, s);
+    const a1 = rowScale(l1, h1, rowTarget, s);
+    const a2 = rowScale(l2, h2, rowTarget, s);
+    const a3 = rowScale(l3, h3, rowTarget, s);
     store<f32>(alpha + off4(i), a0);
     store<f32>(alpha + off4(i + 1), a1);
     store<f32>(alpha + off4(i + 2), a2);
@@ -350,28 +379,31 @@ function sinkgdRound<MAX>(alpha: usize, beta: usize, acc: usize, g: usize, m: i3
   }
   for (; i < m; i++) {
     const r0 = g + off4(i * lda);
-    let s0 = f32x4.splat(0);
+    let l0 = f32x4.splat(0);
+    let h0 = l0;
     let j = 0;
-    for (; j < n4; j += 4) {
+    for (; j < n8; j += 8) {
       const o = off4(j);
-      const g0 = v128.load(r0 + o);
-      if (isOn<MAX>()) mx = i32x4.max_u(mx, mag2(g0));
-      const x = f32x4.mul(g0, v128.load(beta + o));
-      s0 = f32x4.add(s0, f32x4.mul(x, x));
+      const x = v128.load(r0 + o);
+      const y = v128.load(r0 + o, 16);
+      if (isOn<MAX>()) mx = i32x4.max_u(mx, i32x4.max_u(mag2(x), mag2(y)));
+      l0 = f32x4.add(l0, sq(x, v128.load(beta + o)));
+      h0 = f32x4.add(h0, sq(y, v128.load(beta + o, 16)));
     }
     if (j < n) {
-      s0 = f32x4.add(s0, sqTail(r0, beta, j, n));
-      if (isOn<MAX>()) mt = maxMagTail(mt, r0, j, n);
+      if (j < n4) {
+        const x = v128.load(r0 + off4(j));
+        if (isOn<MAX>()) mx = i32x4.max_u(mx, mag2(x));
+        l0 = f32x4.add(l0, sq(x, v128.load(beta + off4(j))));
+        h0 = f32x4.add(h0, sqTail(r0, beta, n4, n));
+      } else {
+        l0 = f32x4.add(l0, sqTail(r0, beta, j, n));
+      }
+      if (isOn<MAX>()) mt = maxMagTail(mt, r0, n4, n);
     }
-    const a0 = rowScale(s0, rowTarget, s);
+    const a0 = rowScale(l0, h0, rowTarget, s);
     store<f32>(alpha + off4(i), a0);
-    const v0 = f32x4.splat(a0);
-    for (j = 0; j < n4; j += 4) {
-      const o = off4(j);
-      const x = f32x4.mul(v128.load(r0 + o), v0);
-      v128.store(acc + o, f32x4.add(v128.load(acc + o), f32x4.mul(x, x)));
-    }
-    accTail(acc, r0, a0, n4, n);
+    accRow(acc, r0, f32x4.splat(a0), a0, n8, n4, n);
   }
   for (let j = 0; j < n; j++) store<f32>(beta + off4(j), scaledBy(s, normScaleOf(<f64>load<f32>(acc + off4(j)), colTarget)));
   if (!isOn<MAX>()) return 0;

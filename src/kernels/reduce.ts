@@ -47,8 +47,9 @@ export interface ReduceKernels {
    * that Diag(α)·G·Diag(b) = Diag(a)·G'·Diag(b) and every product below is an entry of the normalized
    * matrix (no squares of raw gradient entries, which would leave the f32 range). For G m×n (row stride
    * lda), β (n f32) on entry, acc n f32 scratch:
-   *   for each row i:  r_i = Σ_j f32(t·t), t = f32(g_ij·β_j), in four f32 lane sums s_l (l = j mod 4, each
-   *                    from +0 in increasing j) combined as f32(f32(s_0 + s_1) + f32(s_2 + s_3))
+   *   for each row i:  r_i = Σ_j f32(t·t), t = f32(g_ij·β_j), in eight f32 lane sums s_l (l = j mod 8, each
+   *                    from +0 in increasing j) combined as c_l = f32(s_l + s_{l+4}) (l < 4), then
+   *                    f32(f32(c_0 + c_1) + f32(c_2 + c_3))
    *                    α_i ← scaled(normScale(r_i, rowTarget))
    *                    acc_j ← f32(acc_j + f32(u·u)), u = f32(g_ij·α_i)   (acc from +0, rows in order)
    *   then             β_j ← scaled(normScale(acc_j, colTarget))

@@ -87,12 +87,13 @@ export class RefReduce implements ReduceKernels {
     for (let j = 0; j < n; j++) h[ac + j] = 0;
     for (let i = 0; i < m; i++) {
       const row = (g >> 2) + i * lda;
-      const l = [0, 0, 0, 0];
+      const l = [0, 0, 0, 0, 0, 0, 0, 0];
       for (let j = 0; j < n; j++) {
         const t = f(h[row + j] * h[be + j]);
-        l[j & 3] = f(l[j & 3] + f(t * t));
+        l[j & 7] = f(l[j & 7] + f(t * t));
       }
-      const ai = scaled(normScaleOf(f(f(l[0] + l[1]) + f(l[2] + l[3])), rowTarget));
+      const c = [0, 1, 2, 3].map((k) => f(l[k] + l[k + 4]));
+      const ai = scaled(normScaleOf(f(f(c[0] + c[1]) + f(c[2] + c[3])), rowTarget));
       h[(alpha >> 2) + i] = ai;
       for (let j = 0; j < n; j++) {
         const u = f(h[row + j] * ai);

@@ -118,9 +118,10 @@ export function sinkhornScale(maxAbs: number): number {
  * After any round every column of X has norm √m (to f32 rounding); rows approach √n (spec §3.1: within
  * 0.3% at 5 rounds on gradient-like matrices). The rounds (`sinkgdRound`, f32 sums) run on s·G with s
  * from `sinkhornScale(max|g_ij|)`: the first round runs with s = 1 and reads max|g_ij| on the way, and is
- * run again with s when max|g_ij| lies outside [2^-24, 2^24). So every f32 square stays in range: entries
- * below 2^-63 in magnitude (2^-63·s⁻¹ when scaled; at most 2^-39 of max|g_ij|) count as zero. The result
- * is unchanged bit for bit when G is scaled by a power of two (short of such underflow).
+ * run again with s when max|g_ij| lies outside [2^-24, 2^24). So no f32 square overflows, and squares
+ * leave the f32 normal range (losing precision, then counting as zero) only for entries below about 2^-39
+ * of max|g_ij|. The result is unchanged bit for bit when G is scaled by a power of two (short of such
+ * underflow).
  */
 export function sinkhorn(k: Kernels, a: Ptr, b: Ptr, g: Ptr, m: number, n: number, rounds: number, scratch: Ptr): void {
   checkShape('sinkhorn', m, n);
