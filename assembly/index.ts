@@ -18,7 +18,7 @@ export {
   adafactor_vec_sumsq_f32,
   adafactor_vec_apply_f32,
 } from './adafactor';
-export { sumsq_f32, row_sumsq_f32, col_sumsq_f32, row_mean_std_f32, scale_rows_cols_f32, sinkhorn_round_f32, row_standardize_f32, max_abs_f32, dot_f32 } from './reduce';
+export { sumsq_f32, row_sumsq_f32, col_sumsq_f32, row_mean_std_f32, scale_rows_cols_f32, sinkhorn_round_f32, sinkgd_round_f32, row_standardize_f32, max_abs_f32, dot_f32 } from './reduce';
 export * from './gemm';
 export * from './linalg';
 export * from './fisher';

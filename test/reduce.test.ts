@@ -72,7 +72,44 @@ describe('reductions: wasm = ref bit for bit', () => {
       }, skew);
       both([a, r, c.map(Math.abs)], [m * (n + 2)], (k, [pa, mu, sd], [o]) => k.rowStandardize(o, n + 2, pa, lda, mu, sd, m, n, 0.25), skew);
       both([a, r, c.map(Math.abs)], [], (k, [pa, mu, sd]) => k.rowStandardize(pa, lda, pa, lda, mu, sd, m, n, 1e-30), skew);
+      // Three f32 SinkGD rounds from a non-trivial β, with the scale s = 1/4 and s = 2^40 (every row-block
+      // size and column tail of the blocked loops).
+      for (const s of [0.25, 2 ** 40]) {
+        both([a, c.map(Math.abs), new Float32Array(n)], [m], (k, [pa, pb, acc], [al]) => {
+          let mx = 0;
+          for (let l = 0; l < 3; l++) mx += k.sinkgdRound(al, pb, acc, pa, m, n, lda, n, m, s, l === 1 ? 1 : 0);
+          return mx;
+        }, skew);
+      }
     }
+  });
+
+  it('sinkgdRound: zero rows and columns, tiny and huge entries, NaN; scales past the f32 range give 0', () => {
+    const m = 6, n = 11;
+    for (const [tag, fill] of [['zeros', 0], ['tiny', 1e-44], ['huge', 3e38], ['NaN', Number.NaN]] as const) {
+      const a = randomF32(m * n, 98, 2);
+      for (let j = 0; j < n; j++) a[2 * n + j] = fill; // row 2
+      for (let i = 0; i < m; i++) a[i * n + 4] = tag === 'NaN' ? a[i * n + 4] : fill; // column 4
+      const s = tag === 'huge' ? 2 ** -127 : 1;
+      const out = both([a, new Float32Array(n).fill(s), new Float32Array(n)], [m], (k, [pa, pb, acc], [al]) => {
+        k.sinkgdRound(al, pb, acc, pa, m, n, n, n, m, s, 0);
+        return k.sinkgdRound(al, pb, acc, pa, m, n, n, n, m, s, 1);
+      });
+      const [alpha] = out.outs;
+      const beta = out.ins[1];
+      if (tag === 'zeros') {
+        expect(alpha[2]).toBe(0);
+        expect(beta[4]).toBe(0);
+      }
+      // 1e-44² is 0 in f32: that row and column count as zero
+      if (tag === 'tiny') expect(alpha[2]).toBe(0);
+      if (tag === 'NaN') expect(Number.isNaN(alpha[2])).toBe(true);
+      if (tag !== 'NaN') for (const x of [...alpha, ...beta]) expect(Number.isFinite(x)).toBe(true);
+    }
+    // s = 2^100 on a row of norm 1: α = 2^100·√n overflows f32 and becomes 0
+    const big = both([Float32Array.from([1, 0]), Float32Array.from([2 ** 100, 2 ** 100]), new Float32Array(2)], [1],
+      (k, [g, b, acc], [al]) => k.sinkgdRound(al, b, acc, g, 1, 2, 2, 2 ** 60, 1, 2 ** 100, 0));
+    expect(big.outs[0][0]).toBe(0);
   });
 
   it('sinkhornRound: zero rows and columns, tiny and huge entries, NaN', () => {
@@ -148,6 +185,22 @@ describe('reductions: hand-checked values', () => {
     expect(bOut[1]).toBeCloseTo(Math.sqrt(3) / 1.6, 6);
   });
 
+  it('sinkgdRound: the f32 round on s·G carries s in α and β', () => {
+    // G = [[3, 4], [0, 0], [6, 8]], s = 1/8, β = s·1: the row sums of (g·β)² are 25/64, 0, 100/64 →
+    // a = [√2·8/5, 0, √2·8/10], α = s·a = [√2/5, 0, √2/10] (as with s = 1); (g·α)² columns: 2·0.72 = 1.44 and
+    // 2·1.28 = 2.56 → b = [√3/1.2, √3/1.6], β = s·b.
+    const sk = both([Float32Array.from([3, 4, 0, 0, 6, 8]), Float32Array.from([0.125, 0.125]), new Float32Array(2)], [3],
+      (k, [g, b, acc], [a]) => k.sinkgdRound(a, b, acc, g, 3, 2, 2, 2, 3, 0.125, 1));
+    expect(sk.ret).toBe(8);
+    expect(Array.from(sk.outs[0])).toEqual([Math.fround(Math.sqrt(2) / 5), 0, Math.fround(Math.sqrt(2) / 10)]);
+    const beta = Array.from(sk.ins[1]);
+    expect(beta[0]).toBeCloseTo(Math.sqrt(3) / 1.2 / 8, 6);
+    expect(beta[1]).toBeCloseTo(Math.sqrt(3) / 1.6 / 8, 6);
+    // acc keeps the column sums of squares of Diag(α)·G (f32 sums of f32 squares)
+    expect(sk.ins[2][0]).toBeCloseTo(1.44, 6);
+    expect(sk.ins[2][1]).toBeCloseTo(2.56, 6);
+  });
+
   it('the lane order is the documented one: (s0 + s1) + (s2 + s3)', () => {
     // Products 2^54, 0, 2, 2 by lane: (2^54 + 0) + (2 + 2) = 2^54 + 4 exactly, while a left-to-right sum
     // loses each 2 (2^54 + 2 is a tie that rounds to the even 2^54).
@@ -157,7 +210,7 @@ describe('reductions: hand-checked values', () => {
   });
 
   it('covers every reduce kernel', () => {
-    expect([...REDUCE_KERNELS].sort()).toEqual(['colSumsq', 'dot', 'maxAbs', 'rowMeanStd', 'rowStandardize', 'rowSumsq', 'scaleRowsCols', 'sinkhornRound']);
+    expect([...REDUCE_KERNELS].sort()).toEqual(['colSumsq', 'dot', 'maxAbs', 'rowMeanStd', 'rowStandardize', 'rowSumsq', 'scaleRowsCols', 'sinkgdRound', 'sinkhornRound']);
   });
 });
 

@@ -200,7 +200,7 @@ describe.skipIf(!got.device)('webgpu kernels against ref', () => {
     });
   });
 
-  it('reductions and scalings: rowSumsq, colSumsq, rowMeanStd, normScale, scaleRowsCols, rowStandardize, sinkhornRound', async () => {
+  it('reductions and scalings: rowSumsq, colSumsq, rowMeanStd, normScale, scaleRowsCols, rowStandardize, sinkhornRound, sinkgdRound', async () => {
     await mat('rowSumsq', (m, n, s) => { const a = rand(m * n, s), o = put(new Float32Array(m)); return { label: `${m}x${n}`, run: (k) => k.rowSumsq(o, a, m, n, n), out: [[o, m, sumTol(n)]] }; });
     await mat('colSumsq', (m, n, s) => {
       const a = rand(m * n, s), o = put(new Float32Array(n)), acc = put(new Float32Array(2 * n + 2));
@@ -229,6 +229,15 @@ describe.skipIf(!got.device)('webgpu kernels against ref', () => {
       const run = (k: Kernels) => { for (let r = 0; r < 2; r++) k.sinkhornRound(a, b, (acc + 7) & ~7, g, m, n, n, n, m); };
       return { label: `${m}x${n}`, run, out: [[a, m, sumTol(m + n, 1e-5)], [b, n, sumTol(m + n, 1e-5)]] };
     });
+    // SinkGD's f32 round on s·G, the scale carried by the vectors; 2^120 makes some scales overflow to 0
+    // (max|g| is a readback, covered by the sinkgd optimizer case below)
+    for (const sc of [2 ** -3, 2 ** 4, 2 ** 120]) {
+      await mat('sinkgdRound', (m, n, s) => {
+        const g = rand(m * n, s), a = put(new Float32Array(m)), b = put(new Float32Array(n).fill(sc)), acc = put(new Float32Array(n));
+        const run = (k: Kernels) => { for (let r = 0; r < 2; r++) k.sinkgdRound(a, b, acc, g, m, n, n, n, m, sc, 0); };
+        return { label: `${m}x${n} s=${sc}`, run, out: [[a, m, sumTol(m + n, 1e-5)], [b, n, sumTol(m + n, 1e-5)]] };
+      });
+    }
   });
 
   it('fisher kernels: racsColSq (bit for bit: f32 sums in the same order), racsFixedPass, racsFinalPass, racsRsqrt, racsScaledApply', async () => {

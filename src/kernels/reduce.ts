@@ -1,8 +1,9 @@
 /**
  * Reductions and scalings: row/column sums of squares, row mean and standard deviation,
- * out_ij = r_i·a_ij·c_j, a fused SR-Sinkhorn round, row standardization, max-abs, dot (the Frobenius norm is √`sumsq`). Conventions as in
- * `./elementwise.ts`: matrices are row-major f32 with a row stride (`lda`, in elements); every kernel
- * here is bit-identical between backends (f64 sums in lane order, f32 products in the order written).
+ * out_ij = r_i·a_ij·c_j, a fused SR-Sinkhorn round (f64 sums, and SinkGD's f32 round), row
+ * standardization, max-abs, dot (the Frobenius norm is √`sumsq`). Conventions as in `./elementwise.ts`:
+ * matrices are row-major f32 with a row stride (`lda`, in elements); every kernel here is bit-identical
+ * between backends (sums in a fixed lane order, f32 products in the order written).
  */
 import type { Ptr } from './ptr.js';
 
@@ -41,6 +42,25 @@ export interface ReduceKernels {
   sinkhornRound(a: Ptr, b: Ptr, acc: Ptr, g: Ptr, m: number, n: number, lda: number, rowTarget: number, colTarget: number): void;
 
   /**
+   * One round of SR-Sinkhorn in f32 (SinkGD's round): the two-vector form of `sinkhornRound` on
+   * G' = s·G for a power of two s (> 0), with the scale carried by the vectors: α = s·a and β = s·b, so
+   * that Diag(α)·G·Diag(b) = Diag(a)·G'·Diag(b) and every product below is an entry of the normalized
+   * matrix (no squares of raw gradient entries, which would leave the f32 range). For G m×n (row stride
+   * lda), β (n f32) on entry, acc n f32 scratch:
+   *   for each row i:  r_i = Σ_j f32(t·t), t = f32(g_ij·β_j), in eight f32 lane sums s_l (l = j mod 8, each
+   *                    from +0 in increasing j) combined as c_l = f32(s_l + s_{l+4}) (l < 4), then
+   *                    f32(f32(c_0 + c_1) + f32(c_2 + c_3))
+   *                    α_i ← scaled(normScale(r_i, rowTarget))
+   *                    acc_j ← f32(acc_j + f32(u·u)), u = f32(g_ij·α_i)   (acc from +0, rows in order)
+   *   then             β_j ← scaled(normScale(acc_j, colTarget))
+   * with normScale(x, t) as the kernel `normScale` (f64 √(t/x) rounded once; 0 for x = 0 or beyond the
+   * f32 range) and scaled(y) = f32(s·y), 0 where that is +∞. Start from β = s (`fill`); after the last
+   * round b = β/s. One pass over G per round. Zero rows and columns get zero scales; NaN propagates.
+   * Returns max_ij |g_ij| as `maxAbs` does when `withMax` is nonzero (read in the same pass), else 0.
+   */
+  sinkgdRound(alpha: Ptr, beta: Ptr, acc: Ptr, g: Ptr, m: number, n: number, lda: number, rowTarget: number, colTarget: number, s: number, withMax: number): number;
+
+  /**
    * Row standardization (SWAN's GradNorm): out_ij ← f32(f32(a_ij − mean_i)·r_i) with
    * r_i = f32(1 / f32(max(std_i, eps))), A m×n (row stride lda) into out (row stride ldo; may be A with
    * the same stride). With `rowMeanStd`'s mean and population std, every row gets mean 0 and norm √n (a
@@ -56,5 +76,5 @@ export interface ReduceKernels {
 }
 
 export const REDUCE_KERNELS = [
-  'rowSumsq', 'colSumsq', 'rowMeanStd', 'scaleRowsCols', 'sinkhornRound', 'rowStandardize', 'maxAbs', 'dot',
+  'rowSumsq', 'colSumsq', 'rowMeanStd', 'scaleRowsCols', 'sinkhornRound', 'sinkgdRound', 'rowStandardize', 'maxAbs', 'dot',
 ] as const satisfies readonly (keyof ReduceKernels)[];

@@ -5,8 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   colNormalize, colNormalizeScratchBytes, rowNormalize, rowNormalizeScratchBytes, rowStandardize,
-  rowStandardizeScratchBytes, sinkhornNormalize, sinkhornNormalizeScratchBytes, whiten, whitenScratchBytes,
+  rowStandardizeScratchBytes, sinkhorn, sinkhornNormalize, sinkhornNormalizeScratchBytes, sinkhornScratchBytes, whiten,
+  whitenScratchBytes,
 } from '../../dist/index.js';
+import { sinkhornScale } from '../../dist/optimizers/normalized/operators.js';
 import { matmul, transpose } from '../helpers/dense.js';
 import { kernelBench } from '../helpers/kernels.js';
 import { randomF32 } from '../helpers/rng.js';
@@ -14,6 +16,17 @@ import { colNorms, gradientLike, rowNorms, updateOf } from './normalized-common.
 
 const { arena, backends, put, read } = kernelBench(16 << 20);
 const m = 12, n = 30;
+
+describe('sinkhornScale', () => {
+  it('1 for max|g| in [2^-24, 2^24), 0 and non-finite; else the power of two bringing it into [1, 2), kept in f32', () => {
+    for (const x of [2 ** -24, 1e-3, 1, 2 ** 24 - 1, 0, Number.NaN, Infinity]) expect(sinkhornScale(x)).toBe(1);
+    expect(sinkhornScale(0.99 * 2 ** -24)).toBe(2 ** 25);
+    expect(sinkhornScale(2 ** 24)).toBe(2 ** -24);
+    expect(sinkhornScale(3 * 2 ** 40)).toBe(2 ** -41);
+    expect(sinkhornScale(3e38)).toBe(2 ** -126);
+    expect(sinkhornScale(1e-45)).toBe(2 ** 127);
+  });
+});
 
 describe.each(['ref', 'wasm'] as const)('operators on %s', (name) => {
   it('rowNormalize: rows to √n, a zero row stays zero; colNormalize: columns to √m, in place', () => {
@@ -57,6 +70,21 @@ describe.each(['ref', 'wasm'] as const)('operators on %s', (name) => {
     sinkhornNormalize(backends[name], p, p, m, n, 5, arena.alloc(sinkhornNormalizeScratchBytes(m, n)));
     const d = await updateOf('sinkgd', g, m, n, {}, name);
     expect(Array.from(read(p, m * n))).toEqual(Array.from(d));
+  });
+
+  it('sinkhorn on 2^k·G: the rounds run on G itself for max|g| in [2^-24, 2^24), else on G scaled by a power of two; a and b scale by 2^-k and 1', () => {
+    const g = gradientLike(m, n, 6);
+    const run = (factor: number) => {
+      const a = arena.alloc(4 * m), b = arena.alloc(4 * n);
+      sinkhorn(backends[name], a, b, put(g.map((x) => x * factor)), m, n, 5, arena.alloc(sinkhornScratchBytes(n)));
+      return [read(a, m), read(b, n)];
+    };
+    const [a0, b0] = run(1);
+    for (const k of [-60, -30, -10, 10, 40]) {
+      const [a, b] = run(2 ** k);
+      expect(Array.from(a)).toEqual(Array.from(a0, (x) => x * 2 ** -k));
+      expect(Array.from(b)).toEqual(Array.from(b0));
+    }
   });
 
   it('bad shapes and round counts are clear errors', () => {

@@ -76,6 +76,36 @@ export class RefReduce implements ReduceKernels {
     for (let j = 0; j < n; j++) h[(b >> 2) + j] = normScaleOf(d[ac + j], colTarget);
   }
 
+  sinkgdRound(alpha: Ptr, beta: Ptr, acc: Ptr, g: Ptr, m: number, n: number, lda: number, rowTarget: number, colTarget: number, s: number, withMax: number): number {
+    const h = this.heap.f32;
+    const ac = acc >> 2, be = beta >> 2;
+    const sf = f(s);
+    const scaled = (y: number) => {
+      const z = f(sf * y);
+      return z === Infinity ? 0 : z;
+    };
+    for (let j = 0; j < n; j++) h[ac + j] = 0;
+    for (let i = 0; i < m; i++) {
+      const row = (g >> 2) + i * lda;
+      const l = [0, 0, 0, 0, 0, 0, 0, 0];
+      for (let j = 0; j < n; j++) {
+        const t = f(h[row + j] * h[be + j]);
+        l[j & 7] = f(l[j & 7] + f(t * t));
+      }
+      const c = [0, 1, 2, 3].map((k) => f(l[k] + l[k + 4]));
+      const ai = scaled(normScaleOf(f(f(c[0] + c[1]) + f(c[2] + c[3])), rowTarget));
+      h[(alpha >> 2) + i] = ai;
+      for (let j = 0; j < n; j++) {
+        const u = f(h[row + j] * ai);
+        h[ac + j] = f(h[ac + j] + f(u * u));
+      }
+    }
+    for (let j = 0; j < n; j++) h[be + j] = scaled(normScaleOf(h[ac + j], colTarget));
+    let best = 0;
+    if (withMax) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) best = Math.max(best, Math.abs(h[(g >> 2) + i * lda + j]));
+    return best;
+  }
+
   rowStandardize(out: Ptr, ldo: number, a: Ptr, lda: number, mean: Ptr, std: Ptr, m: number, n: number, eps: number): void {
     const h = this.heap.f32;
     const e = f(eps);

@@ -13,9 +13,12 @@ import { QrApplyMode } from '../../kernels/linalg.js';
 import { refKernels } from '../ref.js';
 import { ScalarMode, type GpuRuntime, type Region } from './runtime.js';
 
-/** Kernels that return a host scalar: each is one readback inside a step (see `Replay` in `./runtime.ts`). */
+/**
+ * Kernels that return a host scalar: each is one readback inside a step (see `Replay` in `./runtime.ts`);
+ * `sinkgdRound` only when asked for max|g| (its first round).
+ */
 export const READBACK_KERNELS = [
-  'sumsq', 'maxAbs', 'dot', 'adafactorFactoredSumsq', 'adafactorVecSumsq', 'racsNormSq', 'racsScaledSumsq',
+  'sumsq', 'maxAbs', 'dot', 'adafactorFactoredSumsq', 'adafactorVecSumsq', 'racsNormSq', 'racsScaledSumsq', 'sinkgdRound',
 ] as const;
 
 /** Decompositions run by the host kernels on the host mirror, with explicit transfers (refresh steps). */
@@ -42,6 +45,11 @@ export function webgpuKernels(rt: GpuRuntime, host?: Kernels): { kernels: Kernel
   const hk = host ?? refKernels({ get buffer() { return rt.hostBuffer; } });
   const el = (n: number) => rt.groupsFor(n);
   const rows = (m: number) => rt.groupsFor(m, 1);
+  /** One SR-Sinkhorn round (rows, then columns), its scales times the power of two s. */
+  const sinkhorn = (a: number, b: number, g: number, m: number, n: number, lda: number, rowTarget: number, colTarget: number, s: number) => {
+    if (m > 0) rt.record('sinkhornRows', [ix(a), ix(b), ix(g), m, n, lda, rowTarget, s], rows(m));
+    if (n > 0) rt.record('sinkhornCols', [ix(a), ix(b), ix(g), m, n, lda, colTarget, s], el(n));
+  };
   const impl: Partial<Record<keyof Kernels, (...a: number[]) => void>> = {
     scale: (x, n, s) => n > 0 && rt.record('scale', [ix(x), n, s], el(n)),
     axpy: (y, x, n, a) => n > 0 && rt.record('axpy', [ix(y), ix(x), n, a], el(n)),
@@ -77,10 +85,7 @@ export function webgpuKernels(rt: GpuRuntime, host?: Kernels): { kernels: Kernel
     rowMeanStd: (mean, std, a, m, n, lda, ddof) => m > 0 && rt.record('rowMeanStd', [ix(mean), ix(std), ix(a), m, n, lda, ddof], rows(m)),
     scaleRowsCols: (out, ldo, a, lda, r, c, m, n) =>
       m * n > 0 && rt.record('scaleRowsCols', [ix(out), ldo, ix(a), lda, ix(r), ix(c), m, n], el(m * n)),
-    sinkhornRound: (a, b, _acc, g, m, n, lda, rowTarget, colTarget) => {
-      if (m > 0) rt.record('sinkhornRows', [ix(a), ix(b), ix(g), m, n, lda, rowTarget], rows(m));
-      if (n > 0) rt.record('sinkhornCols', [ix(a), ix(b), ix(g), m, n, lda, colTarget], el(n));
-    },
+    sinkhornRound: (a, b, _acc, g, m, n, lda, rowTarget, colTarget) => sinkhorn(a, b, g, m, n, lda, rowTarget, colTarget, 1),
     rowStandardize: (out, ldo, a, lda, mean, std, m, n, eps) =>
       m * n > 0 && rt.record('rowStandardize', [ix(out), ldo, ix(a), lda, ix(mean), ix(std), m, n, eps], el(m * n)),
     racsColSq: (acc, g, m, n) => n > 0 && rt.record('racsColSq', [ix(acc), ix(g), m, n], el(n)),
@@ -106,6 +111,13 @@ export function webgpuKernels(rt: GpuRuntime, host?: Kernels): { kernels: Kernel
   const M = ScalarMode;
   const scalars: Record<(typeof READBACK_KERNELS)[number], (...a: number[]) => number> = {
     sumsq: (x, n) => rt.scalar('sumsq', M.SUMSQ, { x: ix(x), n }),
+    sinkgdRound: (alpha, beta, _acc, g, m, n, lda, rowTarget, colTarget, s, withMax) => {
+      // max|g| does not depend on the round: read it back first (one readback), then record the round
+      const max = withMax ? rt.scalar('sinkgdRound', M.MAX_ABS, { x: ix(g), n: m * n }) : 0;
+      if (withMax && lda !== n && m > 1) throw new FisheroptError('BAD_OPTION', `webgpu backend: sinkgdRound reads max|g| of contiguous rows only (lda ${lda}, n ${n})`);
+      sinkhorn(alpha, beta, g, m, n, lda, rowTarget, colTarget, s);
+      return max;
+    },
     maxAbs: (x, n) => rt.scalar('maxAbs', M.MAX_ABS, { x: ix(x), n }),
     dot: (x, y, n) => rt.scalar('dot', M.DOT, { x: ix(x), y: ix(y), n }),
     adafactorVecSumsq: (g, v, n, eps1Sq) => rt.scalar('adafactorVecSumsq', M.ADAFACTOR_VEC, { x: ix(g), y: ix(v), n, a: eps1Sq }),

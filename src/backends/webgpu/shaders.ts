@@ -75,6 +75,12 @@ fn nscale(s: f32, t: f32) -> f32 {
   if (notFinite(r)) { return 0.0; }
   return r;
 }
+/** s·y for sinkgdRound's power-of-two scale s: 0 where that overflows (NaN stays NaN). */
+fn sscale(y: f32, s: f32) -> f32 {
+  let z = y * s;
+  if ((bitcast<u32>(z) & 0x7fffffffu) == 0x7f800000u) { return 0.0; }
+  return z;
+}
 var<workgroup> red: array<f32, ${WG}>;
 var<workgroup> gateW: u32;
 var<workgroup> bcast: f32;
@@ -265,18 +271,21 @@ fn main() {
     if (P.r != 0u) { x = A[P.r + i] * x; }
     if (P.c != 0u) { x = x * A[P.c + j]; }
     A[P.out + i * P.ldo + j] = x;`),
-  /** sinkhornRound, phase 1: a_i from the rows of G·Diag(b). */
-  sinkhornRows: rowwise('a:u b:u g:u m:u n:u lda:u rowTarget:f', `
+  /**
+   * sinkhornRound / sinkgdRound, phase 1: a_i from the rows of G·Diag(b), times the power of two `s`
+   * (1 for sinkhornRound; 0 where the product overflows, as sinkgdRound's scaled()).
+   */
+  sinkhornRows: rowwise('a:u b:u g:u m:u n:u lda:u rowTarget:f s:f', `
     let row = P.g + i * P.lda;
     var s = 0.0;
     for (var j = lid; j < P.n; j = j + WG) { let t = A[row + j] * A[P.b + j]; s = s + t * t; }
     let r = wgSum(lid, s);
-    if (lid == 0u) { A[P.a + i] = nscale(r, P.rowTarget); }`),
-  /** sinkhornRound, phase 2: b_j from the columns of Diag(a)·G. */
-  sinkhornCols: colwise('a:u b:u g:u m:u n:u lda:u colTarget:f', `
+    if (lid == 0u) { A[P.a + i] = sscale(nscale(r, P.rowTarget), P.s); }`),
+  /** sinkhornRound / sinkgdRound, phase 2: b_j from the columns of Diag(a)·G, times `s` as in phase 1. */
+  sinkhornCols: colwise('a:u b:u g:u m:u n:u lda:u colTarget:f s:f', `
     var s = 0.0;
     for (var r = 0u; r < P.m; r = r + 1u) { let t = A[P.g + r * P.lda + j] * A[P.a + r]; s = s + t * t; }
-    A[P.b + j] = nscale(s, P.colTarget);`),
+    A[P.b + j] = sscale(nscale(s, P.colTarget), P.s);`),
   rowStandardize: matrixwise('out:u ldo:u a:u lda:u mean:u sd:u m:u n:u eps:f', `
     let r = 1.0 / maxNan(A[P.sd + i], P.eps);
     A[P.out + i * P.ldo + j] = (A[P.a + i * P.lda + j] - A[P.mean + i]) * r;`),

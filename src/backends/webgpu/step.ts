@@ -29,8 +29,8 @@
  * `qrApply`, `eigh` and `svd` run on the host kernels (wasm, else ref) over the host mirror, with their
  * inputs read back and their outputs uploaded explicitly; the optimizers call them at refresh steps
  * only, so steady steps move no decomposition data. Readbacks per step with the gradient check or
- * clipping on (the status readback, 1, is not there without them): SGD, Adam, AdamW, SinkGD 1; Muon
- * and SWAN 1 per matrix norm + 1; Adafactor 3 per matrix and 2 per vector + 1; RACS
+ * clipping on (the status readback, 1, is not there without them): SGD, Adam, AdamW 1; SinkGD 1 per
+ * matrix (max|g|, the f32 rounds' scale) + 1; Muon and SWAN 1 per matrix norm + 1; Adafactor 3 per matrix and 2 per vector + 1; RACS
  * 2·(iterations − 1) + 3 per matrix + 1; GaLore, Alice and the eigen optimizers 1 on steady steps
  * (AdaDiag with Adafactor 2 more per matrix), more at refresh steps (the decompositions' inputs, Gram
  * diagonals). `GpuRuntime.stats` counts them.

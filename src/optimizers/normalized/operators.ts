@@ -11,7 +11,8 @@
  *                      U·Vᵀ (G = U·Σ·Vᵀ thin SVD) times √max(m, n), by the coupled Newton–Schulz inverse
  *                      square root on the smaller Gram (`newtonSchulzInvSqrt`); for m ≤ n out·outᵀ = n·I;
  * - `sinkhorn`:        SR-Sinkhorn's two vectors (§3.1): L rounds of row-then-column normalization of
- *                      X = Diag(a)·G·Diag(b) from b = 1, without forming X; `sinkhornNormalize` writes X.
+ *                      X = Diag(a)·G·Diag(b) from b = 1, without forming X (f32 sums on G scaled by a
+ *                      power of two); `sinkhornNormalize` writes X.
  *
  * Zero rows (columns) give zero output rows (columns) instead of 0·∞; a zero matrix whitens to zero, and
  * a rank-deficient G whitens to √max(m, n)·U₁·V₁ᵀ on its range (null directions stay 0). Scratch is
@@ -92,20 +93,47 @@ export function whiten(k: Kernels, out: Ptr, g: Ptr, m: number, n: number, scrat
   return c;
 }
 
-/** Scratch bytes of `sinkhorn` (n f64); `sinkhornNormalize` needs m + n f32 more. */
-export const sinkhornScratchBytes = (n: number): number => al16(8 * n);
+/** Scratch bytes of `sinkhorn` (n f32); `sinkhornNormalize` needs m + n f32 more. */
+export const sinkhornScratchBytes = (n: number): number => al16(4 * n);
+
+/** max|g_ij| range in which SR-Sinkhorn runs on G itself (s = 1): [2^-24, 2^24). */
+const UNSCALED_MIN = 2 ** -24, UNSCALED_MAX = 2 ** 24;
+
+/**
+ * The scale s of `sinkhorn`'s rounds for max|g_ij| = `maxAbs`: 1 for maxAbs in [2^-24, 2^24) (also for 0
+ * and non-finite values), else the power of two with maxAbs·s in [1, 2), its exponent kept where s and
+ * 1/s are f32 values (s in [2^-126, 2^127]).
+ */
+export function sinkhornScale(maxAbs: number): number {
+  if (!(maxAbs > 0 && maxAbs < Infinity) || (maxAbs >= UNSCALED_MIN && maxAbs < UNSCALED_MAX)) return 1;
+  let e = Math.floor(Math.log2(maxAbs));
+  if (2 ** e > maxAbs) e--;
+  else if (2 ** (e + 1) <= maxAbs) e++;
+  return 2 ** -Math.min(Math.max(e, -127), 126);
+}
 
 /**
  * SR-Sinkhorn's scaling vectors: a (m f32), b (n f32) such that X = Diag(a)·G·Diag(b) is `rounds` rounds
  * of row normalization (rows to √n) then column normalization (columns to √m) of G, starting from b = 1.
  * After any round every column of X has norm √m (to f32 rounding); rows approach √n (spec §3.1: within
- * 0.3% at 5 rounds on gradient-like matrices). Scale-invariant in G.
+ * 0.3% at 5 rounds on gradient-like matrices). The rounds (`sinkgdRound`, f32 sums) run on s·G with s
+ * from `sinkhornScale(max|g_ij|)`: the first round runs with s = 1 and reads max|g_ij| on the way, and is
+ * run again with s when max|g_ij| lies outside [2^-24, 2^24). So no f32 square overflows, and squares
+ * leave the f32 normal range (losing precision, then counting as zero) only for entries below about 2^-39
+ * of max|g_ij|. The result is unchanged bit for bit when G is scaled by a power of two (short of such
+ * underflow).
  */
 export function sinkhorn(k: Kernels, a: Ptr, b: Ptr, g: Ptr, m: number, n: number, rounds: number, scratch: Ptr): void {
   checkShape('sinkhorn', m, n);
   if (!Number.isInteger(rounds) || rounds < 1) throw new FisheroptError('BAD_OPTION', `sinkhorn: rounds must be an integer >= 1, got ${rounds}`);
   k.fill(b, n, 1);
-  for (let l = 0; l < rounds; l++) k.sinkhornRound(a, b, scratch, g, m, n, n, n, m);
+  const s = sinkhornScale(k.sinkgdRound(a, b, scratch, g, m, n, n, n, m, 1, 1));
+  if (s !== 1) {
+    k.fill(b, n, s);
+    k.sinkgdRound(a, b, scratch, g, m, n, n, n, m, s, 0);
+  }
+  for (let l = 1; l < rounds; l++) k.sinkgdRound(a, b, scratch, g, m, n, n, n, m, s, 0);
+  if (s !== 1) k.scale(b, n, 1 / s);
 }
 
 /** out ← Diag(a)·G·Diag(b) of `sinkhorn` (`out` may be `g`); scratch `sinkhornScratchBytes(n)` + 4·(m + n). */

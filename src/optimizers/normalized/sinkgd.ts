@@ -9,16 +9,20 @@
  *
  * Two-vector form (§3.1 "memory-light", [D]): Δ = Diag(a)·G·Diag(b) with, from b = 1, L times
  *   a_i = √n / √(Σ_j g_ij²·b_j²),  b_j = √m / √(Σ_i g_ij²·a_i²)
- * (`sinkhornRound`: one pass over G per round, sums in f64), then W_ij −= λ·α·a_i·g_ij·b_j
- * (`racsScaledApply`), so no m×n buffer is written besides W.
+ * (`sinkgdRound`: one pass over G per round, f32 sums, rows in blocks of four), then
+ * W_ij −= λ·α·a_i·g_ij·b_j (`racsScaledApply`), so no m×n buffer is written besides W. The first round
+ * also reads max|g_ij|; outside [2^-24, 2^24) it is run again on s·G, s the power of two that brings
+ * max|g_ij| into [1, 2), and so are the others, with s carried by the two vectors (`sinkhorn`,
+ * src/kernels/reduce.ts): the f32 squares stay in range.
  *
- * State: none for matrices (stateBytes 0); scratch a (m), b (n) f32 and n f64.
+ * State: none for matrices (stateBytes 0); scratch a (m), b (n) and n f32.
  * Defaults (§3.4, [I]/[S]): L (`iterations`) 5, lr 0.02, scale α 0.05 (effective step 1e-3).
  *
  * Choices where the spec is open: zero rows or columns get a zero update there (§3.5, scales set to 0
- * instead of 0·∞) rather than an ε clamp; no max-abs pre-scaling (§5.1): the sums are formed in f64, where
- * f32 gradients can neither underflow nor overflow, and a scale beyond the f32 range is treated like a
- * zero row. Orientation-free: no transpose for m > n (§3.1). Weight decay and maximize are extras
+ * instead of 0·∞) rather than an ε clamp; max-abs pre-scaling (§5.1) by a power of two where max|g_ij|
+ * is far from 1, so the f32 sums neither overflow nor lose entries above 2^-39·max|g_ij| and the update is
+ * unchanged bit for bit when G is scaled by a power of two; a scale beyond the f32 range is treated like
+ * a zero row. Orientation-free: no transpose for m > n (§3.1). Weight decay and maximize are extras
  * (default off).
  */
 import { check, type Options } from '../../options.js';
