@@ -293,6 +293,36 @@ describe('pool: adding parameters', () => {
       await b.close();
     }
   });
+  it.each(['exit', 'throw'] as const)('after growth a helper that throws, then one that %ss, during the updates: nothing changes (added parameter included)', async (mode) => {
+    const a = await createOptimizer({ optimizer: 'adamw', params: params(), backend: 'wasm' });
+    const b = await createOptimizer({ optimizer: 'adamw', params: params(), backend: 'pool', threads: 2 });
+    try {
+      await train(a, 2);
+      await train(b, 2);
+      const extra = { late: { shape: [400, 300], data: randomF32(120000, 77) } };
+      a.addParams(extra);
+      b.addParams(extra);
+      for (const o of [a, b]) o.grad('late').set(randomF32(120000, 78));
+      const names = [...Object.keys(SHAPES), 'late'];
+      const snapshot = () => ({ p: b.getParams(), s: Object.fromEntries(names.map((k) => [k, structuredClone(b.state(k))])) });
+      const before = snapshot();
+      for (const m of ['throw', mode] as const) {
+        b.injectFault(0, m, 'updates');
+        await expect(b.step()).rejects.toMatchObject({ code: 'WORKER_FAILED' });
+        const after = snapshot();
+        for (const k of names) {
+          expect(firstBitDiff(before.p[k], after.p[k]), k).toBe(-1);
+          for (const slot of Object.keys(before.s[k])) expect(firstBitDiff(before.s[k][slot], after.s[k][slot]), `${k}/${slot}`).toBe(-1);
+        }
+      }
+      a.step();
+      await b.step();
+      for (const k of names) expect(firstBitDiff(a.param(k), b.param(k)), k).toBe(-1);
+      expect(b.stepCount).toBe(3);
+    } finally {
+      await b.close();
+    }
+  });
 });
 
 describe('lifecycle', () => {
