@@ -77,6 +77,13 @@ describe.each(THREADS)('pool kernels at %i threads equal single-thread wasm', (t
     const scratch = arena.alloc(GEMM_SCRATCH_BYTES);
     await same('gemm', [new Float32Array(m * w), randomF32(m * k, 1), randomF32(k * w, 2)], ([c, a, b]) => [c, w, a, k, 0, b, w, 0, m, w, k, 1, 0, scratch]);
     await same('gemm', [randomF32(m * w, 3), randomF32(k * m, 4), randomF32(w * k, 5)], ([c, a, b]) => [c, w, a, m, 1, b, k, 1, m, w, k, -0.5, 2, scratch]);
+    // syrk: diagonal blocks, gemm blocks and their mirror images; C not symmetric before (β ≠ 0), strides wider than n.
+    for (const sn of [101, 64]) {
+      const ld = sn + 3;
+      await same('syrk', [randomF32(sn * ld, 6), randomF32(sn * k, 7)], ([c, a]) => [c, ld, a, k, 0, sn, k, 0.25, 0.75, scratch]);
+      await same('syrk', [randomF32(sn * ld, 8), randomF32(k * sn, 9)], ([c, a]) => [c, ld, a, sn, 1, sn, k, -1.5, 0, scratch]);
+      await same('syrk', [randomF32(sn * ld, 10), randomF32(sn * k, 11)], ([c, a]) => [c, ld, a, k, 0, sn, k, 0, 2, scratch]);
+    }
   });
 });
 

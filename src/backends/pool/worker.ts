@@ -106,7 +106,7 @@ function serve(slot: number): void {
 }
 
 function step(plan: StepPlan, token: number): StepReply {
-  const k = parallelKernels(kernels(), ctl, data.helperScratch, data.minWork);
+  const k = parallelKernels(kernels(), ctl, data.helperScratch, data.minWork, data.memory);
   const updates = poolUpdates(new Dispatcher(ctl, data.helperScratch.length), data.channel, kernels(), data.minWork, marks, token);
   try {
     return { info: runStep(plan, k, data.memory, undefined, updates) };
@@ -125,7 +125,7 @@ function step(plan: StepPlan, token: number): StepReply {
 export default function task(t: PoolTask): StepReply | number | void {
   if (t.kind === 'serve') return serve(t.slot);
   if (t.kind === 'kernel') {
-    const k = parallelKernels(kernels(), ctl, data.helperScratch, data.minWork);
+    const k = parallelKernels(kernels(), ctl, data.helperScratch, data.minWork, data.memory);
     return (k[t.name] as (...a: number[]) => number | void)(...t.args) ?? undefined;
   }
   return step(t.plan, t.token);
