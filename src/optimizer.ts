@@ -582,7 +582,7 @@ interface ParamPlan {
   paramBytes: number;
   stateBytes: number;
   scratchBytes: number;
-  /** Arena bytes for params, grads, state, scratch and (with rollback) the snapshot backups. */
+  /** Arena bytes for params, grads, state, scratch and (with rollback) the rollback backups. */
   bytes(rollback: boolean): number;
 }
 
