@@ -22,9 +22,17 @@ export interface StepInfo {
   lrFactor: number;
 }
 
+/** A region of `floats` f32 values at `src` and where its value at the start of a step is kept. */
+export type SaveRange = readonly [src: Ptr, floats: number, backup: Ptr];
+
 export interface PlanParam extends ParamRef {
   /** Steps completed before this parameter was added (default 0): its optimizer counts from there. */
   readonly step0?: number;
+  /**
+   * Pool with rollback: the regions this parameter's update writes (its values, its state slots), copied
+   * to their backups just before the update, so a failed step can put them back.
+   */
+  readonly save?: readonly SaveRange[];
 }
 
 export interface StepPlan {

@@ -7,7 +7,7 @@ import { alignUp, Arena } from './arena.js';
 import { checkBackend, createBackend, createBackendSync, type Backend, type BackendChoice } from './backends/index.js';
 import { GEMM_SCRATCH_BYTES } from './kernels/gemm.js';
 import type { WasmSource } from './backends/wasm.js';
-import { runStep, type NonFinitePolicy, type StepInfo, type StepPlan } from './engine.js';
+import { runStep, type NonFinitePolicy, type SaveRange, type StepInfo, type StepPlan } from './engine.js';
 import { probeStep, runDeviceStep } from './backends/webgpu/step.js';
 import { FisheroptError } from './errors.js';
 
@@ -44,9 +44,9 @@ export interface OptimizerConfig {
   /** `pool`: threads computing a step (default: available cores). */
   threads?: number;
   /**
-   * `pool`: snapshot params and state at the start of every step so a failed step (a worker that dies)
-   * leaves them exactly as before (default true; costs one copy of params and state per step and the
-   * same memory again).
+   * `pool`: back up each parameter and its state just before its update (by the thread that runs it)
+   * so a failed step (a worker that dies or throws) leaves params and state exactly as before (default
+   * true; costs one copy of params and state per step and the same memory again).
    */
   rollback?: boolean;
   /** Where to load `fisheropt.wasm` from (bytes, URL or compiled module); default: beside the JS. */
@@ -66,6 +66,8 @@ interface ParamRecord extends ParamRef {
   readonly slotList: { name: string; length: number; ptr: number }[];
   /** Steps completed before this parameter was added (its own step counter is t − step0). */
   readonly step0: number;
+  /** With rollback: the regions its update writes and their backups (see `PlanParam.save`). */
+  readonly save?: readonly SaveRange[];
 }
 
 const describe = (v: unknown) =>
@@ -114,7 +116,6 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   private t = 0;
   private skipped = 0;
   private readonly pool: Backend['pool'];
-  private readonly snapshot: [number, number, number][];
   private readonly routing: Routing;
   private readonly rollback: boolean;
   private scratchBytes: number;
@@ -134,7 +135,7 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   constructor(init: {
     arena: Arena; backend: Backend; groups: Group[]; records: Map<string, ParamRecord>; scratch: number;
     scratchBytes: number; schedule: Schedule; clipGradNorm?: number; nonFinite: NonFinitePolicy;
-    snapshot: [number, number, number][]; routing: Routing; rollback: boolean; asyncStep?: boolean;
+    routing: Routing; rollback: boolean; asyncStep?: boolean;
   }) {
     this.gpu = init.backend.gpu;
     this.fallbackReason = init.backend.fallbackReason;
@@ -143,7 +144,6 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
     this.rollback = init.rollback;
     this.scratchBytes = init.scratchBytes;
     this.pool = init.backend.pool;
-    this.snapshot = init.snapshot ?? [];
     this.arena = init.arena;
     this.backend = init.backend.name;
     this.kernels = init.backend.kernels;
@@ -275,7 +275,6 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
       else this.groups.push(g);
       for (const r of laid.records) if (g.params.includes(r.name)) this.records.set(r.name, { ...r, group: target });
     }
-    this.snapshot.push(...laid.snapshot);
     this.gpu?.mirrorHost();
   }
 
@@ -374,7 +373,7 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
   private async stepPool(): Promise<StepInfo> {
     this.busy = true;
     try {
-      const info = await this.pool!.step(this.plan(), this.snapshot);
+      const info = await this.pool!.step(this.plan());
       this.account(info);
       return info;
     } finally {
@@ -422,8 +421,8 @@ export class Optimizer<S extends StepInfo | Promise<StepInfo> = StepInfo> {
         optimizer: g.optimizer,
         options: g.options,
         params: g.params.map((n) => {
-          const { name, shape, size, p, g: grad, slots, step0 } = this.records.get(n)!;
-          return { name, shape, size, p, g: grad, slots, step0 };
+          const { name, shape, size, p, g: grad, slots, step0, save } = this.records.get(n)!;
+          return save ? { name, shape, size, p, g: grad, slots, step0, save } : { name, shape, size, p, g: grad, slots, step0 };
         }),
       })),
       schedule: this.schedule,
@@ -583,7 +582,7 @@ interface ParamPlan {
   paramBytes: number;
   stateBytes: number;
   scratchBytes: number;
-  /** Arena bytes for params, grads, state, scratch and (with rollback) the snapshot backups. */
+  /** Arena bytes for params, grads, state, scratch and (with rollback) the rollback backups. */
   bytes(rollback: boolean): number;
 }
 
@@ -606,9 +605,10 @@ function planParams(params: ParsedParam[], groups: readonly Group[]): ParamPlan 
 
 /**
  * Allocate and fill params (a contiguous block), grads, state slots (a contiguous block) and, with
- * rollback, the snapshot backups of the two blocks. Grows the arena when needed (never during a step).
+ * rollback, the backups of the two blocks: each parameter's record names its own regions (its values,
+ * its state slots) and their places in the backups. Grows the arena when needed (never during a step).
  */
-function layoutParams(arena: Arena, plan: ParamPlan, step0: number, rollback: boolean): { records: ParamRecord[]; snapshot: [number, number, number][] } {
+function layoutParams(arena: Arena, plan: ParamPlan, step0: number, rollback: boolean): { records: ParamRecord[] } {
   Arena.pagesFor(arena.used + plan.bytes(rollback) + 16 * (3 * plan.params.length + 4));
   const ptrP = plan.params.map((p) => arena.alloc(4 * p.size));
   const ptrG = plan.params.map((p) => arena.alloc(4 * p.size));
@@ -625,12 +625,20 @@ function layoutParams(arena: Arena, plan: ParamPlan, step0: number, rollback: bo
       slots: Object.fromEntries(slotList.map((sl) => [sl.name, sl.ptr])),
     };
   });
-  const snapshot: [number, number, number][] = [];
-  if (rollback) {
-    if (plan.paramBytes) snapshot.push([ptrP[0], plan.paramBytes / 4, arena.alloc(plan.paramBytes)]);
-    if (plan.stateBytes) snapshot.push([stateStart, plan.stateBytes / 4, arena.alloc(plan.stateBytes)]);
-  }
-  return { records, snapshot };
+  if (!rollback) return { records };
+  const backupP = plan.paramBytes ? arena.alloc(plan.paramBytes) : 0;
+  const backupS = plan.stateBytes ? arena.alloc(plan.stateBytes) : 0;
+  return {
+    records: records.map((r) => {
+      const save: SaveRange[] = [[r.p, r.size, backupP + (r.p - ptrP[0])]];
+      if (r.slotList.length) {
+        // The slots of one parameter are allocated one after the other: one region.
+        const first = r.slotList[0], last = r.slotList[r.slotList.length - 1];
+        save.push([first.ptr, (last.ptr + 4 * last.length - first.ptr) / 4, backupS + (first.ptr - stateStart)]);
+      }
+      return { ...r, save };
+    }),
+  };
 }
 
 interface CheckedConfig {
@@ -686,7 +694,7 @@ function prepare(config: OptimizerConfig, checked: CheckedConfig, threads: numbe
   const helperScratch = Array.from({ length: threads - 1 }, () => arena.alloc(GEMM_SCRATCH_BYTES));
   const finish = <S extends StepInfo | Promise<StepInfo>>(backend: Backend) => new Optimizer<S>({
     arena, backend, groups, records: new Map(laid.records.map((r) => [r.name, r])), scratch, scratchBytes: plan.scratchBytes,
-    schedule: checked.schedule, clipGradNorm: checked.clip, nonFinite: checked.nonFinite, snapshot: laid.snapshot, routing, rollback,
+    schedule: checked.schedule, clipGradNorm: checked.clip, nonFinite: checked.nonFinite, routing, rollback,
     asyncStep: checked.isPool || checked.backend === 'webgpu',
   });
   return { arena, helperScratch, finish };

@@ -77,6 +77,13 @@ describe.each(THREADS)('pool kernels at %i threads equal single-thread wasm', (t
     const scratch = arena.alloc(GEMM_SCRATCH_BYTES);
     await same('gemm', [new Float32Array(m * w), randomF32(m * k, 1), randomF32(k * w, 2)], ([c, a, b]) => [c, w, a, k, 0, b, w, 0, m, w, k, 1, 0, scratch]);
     await same('gemm', [randomF32(m * w, 3), randomF32(k * m, 4), randomF32(w * k, 5)], ([c, a, b]) => [c, w, a, m, 1, b, k, 1, m, w, k, -0.5, 2, scratch]);
+    // syrk: diagonal blocks, gemm blocks and their mirror images; C not symmetric before (β ≠ 0), strides wider than n.
+    for (const sn of [101, 64]) {
+      const ld = sn + 3;
+      await same('syrk', [randomF32(sn * ld, 6), randomF32(sn * k, 7)], ([c, a]) => [c, ld, a, k, 0, sn, k, 0.25, 0.75, scratch]);
+      await same('syrk', [randomF32(sn * ld, 8), randomF32(k * sn, 9)], ([c, a]) => [c, ld, a, sn, 1, sn, k, -1.5, 0, scratch]);
+      await same('syrk', [randomF32(sn * ld, 10), randomF32(sn * k, 11)], ([c, a]) => [c, ld, a, k, 0, sn, k, 0, 2, scratch]);
+    }
   });
 });
 
@@ -289,6 +296,36 @@ describe('pool: adding parameters', () => {
       await train(a, 2);
       await train(b, 2);
       for (const k of [...Object.keys(SHAPES), 'late']) expect(firstBitDiff(a.param(k), b.param(k)), k).toBe(-1);
+    } finally {
+      await b.close();
+    }
+  });
+  it.each(['exit', 'throw'] as const)('after growth a helper that throws, then one that %ss, during the updates: nothing changes (added parameter included)', async (mode) => {
+    const a = await createOptimizer({ optimizer: 'adamw', params: params(), backend: 'wasm' });
+    const b = await createOptimizer({ optimizer: 'adamw', params: params(), backend: 'pool', threads: 2 });
+    try {
+      await train(a, 2);
+      await train(b, 2);
+      const extra = { late: { shape: [400, 300], data: randomF32(120000, 77) } };
+      a.addParams(extra);
+      b.addParams(extra);
+      for (const o of [a, b]) o.grad('late').set(randomF32(120000, 78));
+      const names = [...Object.keys(SHAPES), 'late'];
+      const snapshot = () => ({ p: b.getParams(), s: Object.fromEntries(names.map((k) => [k, structuredClone(b.state(k))])) });
+      const before = snapshot();
+      for (const m of ['throw', mode] as const) {
+        b.injectFault(0, m, 'updates');
+        await expect(b.step()).rejects.toMatchObject({ code: 'WORKER_FAILED' });
+        const after = snapshot();
+        for (const k of names) {
+          expect(firstBitDiff(before.p[k], after.p[k]), k).toBe(-1);
+          for (const slot of Object.keys(before.s[k])) expect(firstBitDiff(before.s[k][slot], after.s[k][slot]), `${k}/${slot}`).toBe(-1);
+        }
+      }
+      a.step();
+      await b.step();
+      for (const k of names) expect(firstBitDiff(a.param(k), b.param(k)), k).toBe(-1);
+      expect(b.stepCount).toBe(3);
     } finally {
       await b.close();
     }

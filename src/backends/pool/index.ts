@@ -7,8 +7,8 @@
  * with `threads − 1` helper workers, which serve kernel parts through the control block (spinning
  * briefly, then sleeping in Atomics.wait); parameters whose updates cost less than a fair share are
  * dealt to the threads whole, by cost (`updates.ts`). The main thread only awaits the step, so it can notice a
- * worker that dies, fail the step, restore the snapshot taken at its start, and have Piscina replace
- * the worker. Results do not depend on the number of threads (see `split.ts`).
+ * worker that dies, fail the step, put back the parameters backed up in it (`rollback.ts`), and have
+ * Piscina replace the worker. Results do not depend on the number of threads (see `split.ts`).
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
@@ -18,6 +18,7 @@ import { FisheroptError, type ErrorCode } from '../../errors.js';
 import { PARALLEL_MIN_WORK } from './parallel-kernels.js';
 import { controlViews, CONTROL_BYTES, CRASH, CRASH_AT, DEAD, DONE, EXIT, MAX_HELPERS, READY, SEQ, SPIN, TAG, type Control } from './protocol.js';
 import { createChannel } from './updates.js';
+import { createMarks, ensureMarks, MAX_MARKS, restoreSaved } from './rollback.js';
 import type { PoolTask, PoolWorkerData, StepReply } from './worker.js';
 
 export interface PoolOptions {
@@ -38,6 +39,8 @@ export class PoolRuntime {
   private readonly serving: Promise<void>[] = [];
   private closing = false;
   private readonly memory: WebAssembly.Memory;
+  private readonly marks = createMarks();
+  private token = 0;
 
   constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, helperScratch: number[], opts: PoolOptions = {}) {
     const threads = opts.threads ?? defaultThreads();
@@ -52,7 +55,7 @@ export class PoolRuntime {
     // Spin only when every spinning thread has a core of its own.
     Atomics.store(this.ctl.i32, SPIN, threads <= defaultThreads() ? 1 : 0);
     const workerData: PoolWorkerData = {
-      module, memory, control, helperScratch, minWork: opts.minWork ?? PARALLEL_MIN_WORK, channel: createChannel(),
+      module, memory, control, helperScratch, minWork: opts.minWork ?? PARALLEL_MIN_WORK, channel: createChannel(), marks: this.marks,
     };
     this.piscina = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
@@ -109,23 +112,27 @@ export class PoolRuntime {
     }
   }
 
-  /** Run one step on the pool; on failure params and state are restored from the snapshot. */
-  async step(plan: StepPlan, snapshot: [number, number, number][]): Promise<StepInfo> {
+  /** Run one step on the pool; on failure the parameters it backed up are put back. */
+  async step(plan: StepPlan): Promise<StepInfo> {
     if (this.closing) throw new FisheroptError('CLOSED', 'the optimizer was closed');
-    const task: PoolTask = { kind: 'step', plan, snapshot };
+    const count = plan.groups.reduce((a, g) => a + g.params.length, 0);
+    if (count > MAX_MARKS) throw new FisheroptError('BAD_STATE', `pool: at most ${MAX_MARKS} parameters, got ${count}`);
+    ensureMarks(this.marks, count);
+    const token = (this.token = (this.token % 0x7ffffffe) + 1);
+    const task: PoolTask = { kind: 'step', plan, token };
     let reply: StepReply;
     try {
       reply = (await this.piscina.run(task)) as StepReply;
     } catch (e) {
       // The leader's worker died: wait for the helpers, then restore here.
       await this.quiesce();
-      this.restore(snapshot);
+      this.restore(plan, token);
       throw new FisheroptError('WORKER_FAILED', `the pool worker running the step died (${(e as Error).message}); params and state were restored`);
     }
     if ('error' in reply) {
       if (!reply.restored) {
         await this.quiesce();
-        this.restore(snapshot);
+        this.restore(plan, token);
       }
       const code = reply.error.code as ErrorCode;
       const suffix = code === 'WORKER_FAILED' ? '; params and state were restored' : '';
@@ -134,9 +141,9 @@ export class PoolRuntime {
     return reply.info;
   }
 
-  private restore(snapshot: [number, number, number][]): void {
+  private restore(plan: StepPlan, token: number): void {
     const f = new Float32Array(this.memory.buffer);
-    for (const [src, n, backup] of snapshot) f.copyWithin(src >> 2, backup >> 2, (backup >> 2) + n);
+    restoreSaved(plan, new Int32Array(this.marks), token, (dst, src, n) => f.copyWithin(dst >> 2, src >> 2, (src >> 2) + n));
   }
 
   /** Run one kernel call on the pool (split like a step's calls): for conformance tests and benchmarks. */

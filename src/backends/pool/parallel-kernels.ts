@@ -71,33 +71,28 @@ export class Dispatcher {
   }
 }
 
-export function parallelKernels(local: Kernels, ctl: Control, helperScratch: readonly number[], minWork = PARALLEL_MIN_WORK): Kernels {
+export function parallelKernels(
+  local: Kernels, ctl: Control, helperScratch: readonly number[], minWork = PARALLEL_MIN_WORK, memory?: WebAssembly.Memory,
+): Kernels {
   const { results } = ctl;
   const out: Record<string, unknown> = {};
   const dispatcher = new Dispatcher(ctl, helperScratch.length);
 
-  const run = (name: keyof Kernels, split: Split, a: number[]): number | void => {
+  /**
+   * Run `name` with `own` on the leader and `parts[i]` on helper `hs[i]` at once; the leader's return
+   * value and the helpers' slots. Throws (after every helper finished) when a part failed.
+   */
+  const together = (name: keyof Kernels, own: number[], parts: number[][], hs: readonly number[]): [number | void, number[]] => {
     const fn = local[name] as (...x: number[]) => number | void;
-    const units = split.units(a);
-    const hs = dispatcher.helpers();
-    if (hs.length === 0 || units * split.unitCost(a) < minWork || units < 2 * split.grain) return fn(...a);
-    const parts = Math.min(hs.length + 1, Math.floor(units / split.grain));
-    const per = Math.ceil(units / parts / split.grain) * split.grain;
     const kid = KERNEL_NAMES.indexOf(name);
-    const used: number[] = [];
+    const used = hs.slice(0, parts.length);
     const seq = dispatcher.nextSeq();
-    for (let i = 1; i < parts; i++) {
-      const u0 = i * per, u1 = Math.min(units, (i + 1) * per);
-      if (u0 >= u1) break;
-      const w = hs[i - 1];
-      dispatcher.post(w, seq, kid, split.part(a, u0, u1, helperScratch[w]));
-      used.push(w);
-    }
+    used.forEach((w, i) => dispatcher.post(w, seq, kid, parts[i]));
     dispatcher.wake(seq);
-    let own: number | void = undefined;
+    let result: number | void = undefined;
     let ownError: unknown;
     try {
-      own = fn(...split.part(a, 0, Math.min(units, per), a[13] ?? 0));
+      result = fn(...own);
     } catch (e) {
       ownError = e;
     }
@@ -106,6 +101,22 @@ export function parallelKernels(local: Kernels, ctl: Control, helperScratch: rea
     if (failed.length) {
       throw new HelperFailure('WORKER_FAILED', `pool worker ${failed.map((w) => `#${w + 1}`).join(', ')} failed during kernel ${name}`);
     }
+    return [result, used];
+  };
+
+  const run = (name: keyof Kernels, split: Split, a: number[]): number | void => {
+    const units = split.units(a);
+    const hs = dispatcher.helpers();
+    if (hs.length === 0 || units * split.unitCost(a) < minWork || units < 2 * split.grain) return (local[name] as (...x: number[]) => number | void)(...a);
+    const parts = Math.min(hs.length + 1, Math.floor(units / split.grain));
+    const per = Math.ceil(units / parts / split.grain) * split.grain;
+    const others: number[][] = [];
+    for (let i = 1; i < parts; i++) {
+      const u0 = i * per, u1 = Math.min(units, (i + 1) * per);
+      if (u0 >= u1) break;
+      others.push(split.part(a, u0, u1, helperScratch[hs[i - 1]]));
+    }
+    const [own, used] = together(name, split.part(a, 0, Math.min(units, per), a[13] ?? 0), others, hs);
     if (split.combine === 'max') {
       let m = own as number;
       for (const w of used) m = Math.max(m, results[w]);
@@ -114,10 +125,30 @@ export function parallelKernels(local: Kernels, ctl: Control, helperScratch: rea
     return own;
   };
 
+  const gemm = (...a: number[]) => run('gemm', SPLITS.gemm!, a);
+  const syrk = (...a: number[]): void => {
+    const hs = dispatcher.helpers();
+    const plan = memory ? syrkPlan(a, hs.length + 1, minWork) : undefined;
+    if (!plan) return local.syrk(...(a as Parameters<Kernels['syrk']>));
+    const [c, ldc, , lda, trans, , k, alpha, beta] = a;
+    const t = trans ? 1 : 0;
+    const { bounds, diagonal } = plan;
+    // The diagonal blocks, one per thread (each also mirrors its own block) …
+    together('syrk', diagonal(0, a[9]), bounds.slice(2).map((_, i) => diagonal(i + 1, helperScratch[hs[i]])), hs);
+    // … then the blocks left of them, each a gemm split by rows, then their mirror images.
+    for (let i = 1; i + 1 < bounds.length; i++) {
+      const r0 = bounds[i], r1 = bounds[i + 1];
+      gemm(c + 4 * r0 * ldc, ldc, rowsOf(a, r0), lda, t, a[2], lda, 1 - t, r1 - r0, r0, k, alpha, beta, a[9]);
+    }
+    mirrorBelowBlocks(new Int32Array(memory!.buffer), c >> 2, ldc, bounds);
+  };
+
   for (const name of KERNEL_NAMES) {
     const fn = local[name] as (...x: number[]) => number | void;
     const split = SPLITS[name];
-    if (name === 'copy') {
+    if (name === 'syrk') {
+      out[name] = syrk;
+    } else if (name === 'copy') {
       out[name] = (...a: number[]) => {
         const s = copySplit(a);
         return s ? run(name, s, a) : fn(...a);
@@ -129,4 +160,41 @@ export function parallelKernels(local: Kernels, ctl: Control, helperScratch: rea
     }
   }
   return out as unknown as Kernels;
+}
+
+/** Rows of op(A) from row r on (A stored n×k, or k×n when transposed). */
+const rowsOf = (a: readonly number[], r: number): number => (a[4] ? a[2] + 4 * r : a[2] + 4 * r * a[3]);
+
+/**
+ * How a syrk call `a` (c, ldc, a, lda, trans, n, k, alpha, beta, scratch) is split over `threads`, or
+ * undefined when it stays whole: row bounds 0 = b0 < b1 < … = n (multiples of 4), the diagonal block
+ * [b_i, b_i+1)² of each thread computed by syrk itself, the blocks left of them by gemm. Every
+ * element of the lower triangle sees the operations of the whole call in the same order (the gemm
+ * micro-kernel's result does not depend on where its tile starts) and the upper one is its mirror
+ * image, so the result is the whole call's, bit for bit.
+ */
+function syrkPlan(a: readonly number[], threads: number, minWork: number) {
+  const n = a[5], k = a[6];
+  const parts = Math.min(threads, Math.floor(n / 16));
+  if (parts < 2 || n * n * Math.max(k, 1) < 2 * minWork * parts) return undefined;
+  const bounds = Array.from({ length: parts + 1 }, (_, i) => (i === parts ? n : 4 * Math.round((n * i) / parts / 4)));
+  const diagonal = (i: number, scratch: number): number[] => {
+    const r = bounds[i];
+    return [a[0] + 4 * (r * a[1] + r), a[1], rowsOf(a, r), a[3], a[4], bounds[i + 1] - r, k, a[7], a[8], scratch];
+  };
+  return { bounds, diagonal };
+}
+
+/** c_ji ← c_ij (bit copies) for every row i of block t ≥ 1 and column j < b_t: the mirror of the gemm blocks. */
+function mirrorBelowBlocks(m: Int32Array, c: number, ldc: number, bounds: readonly number[]): void {
+  for (let t = 1; t + 1 < bounds.length; t++) {
+    const r0 = bounds[t], r1 = bounds[t + 1];
+    for (let ib = r0; ib < r1; ib += 32) {
+      const ie = Math.min(ib + 32, r1);
+      for (let jb = 0; jb < r0; jb += 32) {
+        const je = Math.min(jb + 32, r0);
+        for (let i = ib; i < ie; i++) for (let j = jb; j < je; j++) m[c + j * ldc + i] = m[c + i * ldc + j];
+      }
+    }
+  }
 }

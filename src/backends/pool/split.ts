@@ -5,7 +5,9 @@
  * - `rows`: row-wise kernels and gemm, split into row ranges (pointers advanced by rows × stride);
  * - `cols`: column reductions, split into column ranges (each column still sums its rows in order);
  * - `max`: max-abs, whose result does not depend on the order;
- * - kernels not listed (scalar sums in lane order, syrk, decompositions, `sinkhornRound`, `sinkgdRound`,
+ * - syrk: diagonal blocks (one per thread) by syrk, the blocks left of them by gemm split by rows, and
+ *   their mirror images (`parallel-kernels.ts`);
+ * - kernels not listed (scalar sums in lane order, decompositions, `sinkhornRound`, `sinkgdRound`,
  *   `racsColSq` and `racsFixedPass` whose column sums run over all rows in order, tiny kernels) run whole
  *   on the leader, so their results never depend on the number of threads.
  */

@@ -14,11 +14,12 @@
  * every number exactly), written before the command is published through the control block.
  */
 import { deserialize, serialize } from 'node:v8';
-import { runUpdate, runUpdatesInOrder, updateCost, type StepPlan, type UpdateRunner } from '../../engine.js';
+import { runUpdate, updateCost, type StepPlan, type UpdateRunner } from '../../engine.js';
 import { FisheroptError, type ErrorCode } from '../../errors.js';
 import type { Kernels } from '../../kernels.js';
 import { Dispatcher, HelperFailure } from './parallel-kernels.js';
 import { MAX_HELPERS } from './protocol.js';
+import { saveParam } from './rollback.js';
 
 /** The command (in place of a kernel index) that makes a helper run its list of parameter updates. */
 export const UPDATES_COMMAND = -1;
@@ -31,6 +32,8 @@ const MAX_CHANNEL = 1 << 28;
 export interface UpdatesPayload {
   plan: StepPlan;
   lrFactor: number;
+  /** The step's rollback token (`rollback.ts`). */
+  token: number;
   /** Per helper slot: the updates it runs, as [group, index, group, index, …]. */
   lists: number[][];
 }
@@ -91,13 +94,16 @@ function readError(chan: SharedArrayBuffer, slot: number): { code: string; messa
 }
 
 /** Run helper `slot`'s list of the current payload with its own kernels and scratch. */
-export function runUpdateList(chan: SharedArrayBuffer, slot: number, k: Kernels, memory: WebAssembly.Memory): void {
+export function runUpdateList(chan: SharedArrayBuffer, slot: number, k: Kernels, memory: WebAssembly.Memory, marks: Int32Array): void {
   clearError(chan, slot);
-  const { plan, lrFactor, lists } = readPayload(chan);
+  const { plan, lrFactor, lists, token } = readPayload(chan);
   const list = lists[slot] ?? [];
   const scratch = plan.threadScratch![slot];
   try {
-    for (let j = 0; j < list.length; j += 2) runUpdate(plan, lrFactor, list[j], list[j + 1], k, memory, scratch);
+    for (let j = 0; j < list.length; j += 2) {
+      saveParam(plan, list[j], list[j + 1], k, marks, token);
+      runUpdate(plan, lrFactor, list[j], list[j + 1], k, memory, scratch);
+    }
   } catch (e) {
     writeError(chan, slot, e instanceof FisheroptError ? e.code : 'WORKER_FAILED', (e as Error).message);
     throw e;
@@ -123,19 +129,27 @@ export function deal(costs: readonly number[], threads: number): number[] {
 
 /**
  * The leader's runner: `split` are the leader's splitting kernels, `local` its unsplit ones. Work
- * below `minWork` per thread stays on the leader, in plan order.
+ * below `minWork` per thread stays on the leader, in plan order. Every update is preceded by the backup
+ * of its parameter, on the thread that runs it (`saveParam`, marked with the step's `token`).
  */
-export function poolUpdates(dispatcher: Dispatcher, chan: SharedArrayBuffer, local: Kernels, minWork: number): UpdateRunner {
+export function poolUpdates(dispatcher: Dispatcher, chan: SharedArrayBuffer, local: Kernels, minWork: number, marks: Int32Array, token: number): UpdateRunner {
   return (plan, lrFactor, split, memory, resolve) => {
+    const update = (gi: number, pi: number, k: Kernels) => {
+      saveParam(plan, gi, pi, k, marks, token);
+      runUpdate(plan, lrFactor, gi, pi, k, memory, plan.scratch, resolve);
+    };
     const hs = dispatcher.helpers().filter((w) => plan.threadScratch?.[w] !== undefined);
     const tasks: [group: number, index: number, cost: number][] = [];
     plan.groups.forEach((g, gi) => g.params.forEach((_, pi) => tasks.push([gi, pi, updateCost(plan, gi, pi, resolve)])));
     const threads = hs.length + 1;
     const total = tasks.reduce((a, t) => a + t[2], 0);
-    if (hs.length === 0 || tasks.length < 2 || total < minWork * threads) return runUpdatesInOrder(plan, lrFactor, split, memory, resolve);
+    if (hs.length === 0 || tasks.length < 2 || total < minWork * threads) {
+      for (const [gi, pi] of tasks) update(gi, pi, split);
+      return;
+    }
 
     const fair = total / threads;
-    for (const [gi, pi, c] of tasks) if (c > fair) runUpdate(plan, lrFactor, gi, pi, split, memory, plan.scratch, resolve);
+    for (const [gi, pi, c] of tasks) if (c > fair) update(gi, pi, split);
     const rest = tasks.filter((t) => t[2] <= fair);
     if (rest.length === 0) return;
     const bins = deal(rest.map((t) => t[2]), threads);
@@ -143,8 +157,8 @@ export function poolUpdates(dispatcher: Dispatcher, chan: SharedArrayBuffer, loc
     const own: number[] = [];
     rest.forEach(([gi, pi], j) => (bins[j] === 0 ? own : lists[hs[bins[j] - 1]]).push(gi, pi));
     const used = hs.filter((w) => lists[w].length > 0);
-    if (used.length === 0 || !writePayload(chan, { plan, lrFactor, lists })) {
-      for (const [gi, pi] of rest) runUpdate(plan, lrFactor, gi, pi, split, memory, plan.scratch, resolve);
+    if (used.length === 0 || !writePayload(chan, { plan, lrFactor, token, lists })) {
+      for (const [gi, pi] of rest) update(gi, pi, split);
       return;
     }
     const seq = dispatcher.nextSeq();
@@ -152,7 +166,7 @@ export function poolUpdates(dispatcher: Dispatcher, chan: SharedArrayBuffer, loc
     dispatcher.wake(seq);
     let ownError: unknown;
     try {
-      for (let j = 0; j < own.length; j += 2) runUpdate(plan, lrFactor, own[j], own[j + 1], local, memory, plan.scratch, resolve);
+      for (let j = 0; j < own.length; j += 2) update(own[j], own[j + 1], local);
     } catch (e) {
       ownError = e;
     }

@@ -3,8 +3,8 @@
  * the arena's shared memory (zero copies) and runs one of two tasks:
  * - `serve`: a helper loop that executes kernel parts dispatched through the control block until EXIT;
  * - `step`: one optimizer step as the leader (the engine's `runStep` over `parallelKernels`, parameter
- *   updates spread by `poolUpdates`), with a snapshot of params and state taken first and restored if
- *   the step fails.
+ *   updates spread by `poolUpdates`, each preceded by its parameter's backup), with the parameters
+ *   backed up in this step restored if it fails (`rollback.ts`).
  * A serving helper runs kernel parts and, on UPDATES_COMMAND, its list of whole parameter updates.
  */
 import { workerData } from 'node:worker_threads';
@@ -14,6 +14,7 @@ import { KERNEL_NAMES, type Kernels } from '../../kernels.js';
 import { instantiateWasm } from '../wasm.js';
 import { Dispatcher, parallelKernels } from './parallel-kernels.js';
 import { clearError, poolUpdates, runUpdateList, UPDATES_COMMAND } from './updates.js';
+import { restoreSaved } from './rollback.js';
 import { ARGS_STRIDE, controlViews, CRASH, CRASH_AT, DEAD, DONE, ERR, EXIT, READY, SEQ, SPIN, SPIN_POLLS, TAG } from './protocol.js';
 
 export interface PoolWorkerData {
@@ -24,17 +25,20 @@ export interface PoolWorkerData {
   minWork: number;
   /** The plan channel of parameter updates run on several threads (`updates.ts`). */
   channel: SharedArrayBuffer;
+  /** Per parameter, the token of the last step that backed it up (`rollback.ts`). */
+  marks: SharedArrayBuffer;
 }
 
 export type PoolTask =
   | { kind: 'serve'; slot: number }
-  | { kind: 'step'; plan: StepPlan; snapshot: [src: number, floats: number, backup: number][] }
+  | { kind: 'step'; plan: StepPlan; token: number }
   | { kind: 'kernel'; name: keyof Kernels; args: number[] };
 
 export type StepReply = { info: StepInfo } | { error: { code: string; message: string }; restored: boolean };
 
 const data = workerData as PoolWorkerData;
 const ctl = controlViews(data.control);
+const marks = new Int32Array(data.marks);
 let local: Kernels | undefined;
 let fns: ((...a: number[]) => number | void)[] = [];
 
@@ -84,7 +88,7 @@ function serve(slot: number): void {
           throw new Error('test hook: a kernel throws');
         }
         if (kid === UPDATES_COMMAND) {
-          runUpdateList(data.channel, slot, local!, data.memory);
+          runUpdateList(data.channel, slot, local!, data.memory, marks);
         } else {
           const a = Array.from(args.subarray(base + 2, base + 2 + args[base + 1]));
           results[slot] = (fns[kid](...a) as number | undefined) ?? 0;
@@ -101,22 +105,16 @@ function serve(slot: number): void {
   }
 }
 
-function step(plan: StepPlan, snapshot: [number, number, number][]): StepReply {
-  const k = parallelKernels(kernels(), ctl, data.helperScratch, data.minWork);
-  const updates = poolUpdates(new Dispatcher(ctl, data.helperScratch.length), data.channel, kernels(), data.minWork);
-  try {
-    for (const [src, n, backup] of snapshot) k.copy(backup, src, n);
-  } catch (e) {
-    // Nothing was updated yet: params and state are as before the step.
-    return { error: { code: 'WORKER_FAILED', message: (e as Error).message }, restored: true };
-  }
+function step(plan: StepPlan, token: number): StepReply {
+  const k = parallelKernels(kernels(), ctl, data.helperScratch, data.minWork, data.memory);
+  const updates = poolUpdates(new Dispatcher(ctl, data.helperScratch.length), data.channel, kernels(), data.minWork, marks, token);
   try {
     return { info: runStep(plan, k, data.memory, undefined, updates) };
   } catch (e) {
     try {
-      for (const [src, n, backup] of snapshot) k.copy(src, backup, n);
+      restoreSaved(plan, marks, token, (dst, src, n) => k.copy(dst, src, n));
     } catch {
-      // A helper died during the restore: the main thread restores from the same snapshot.
+      // A helper died during the restore: the main thread restores from the same backups.
       return { error: { code: 'WORKER_FAILED', message: (e as Error).message }, restored: false };
     }
     const code = e instanceof FisheroptError ? e.code : 'WORKER_FAILED';
@@ -127,8 +125,8 @@ function step(plan: StepPlan, snapshot: [number, number, number][]): StepReply {
 export default function task(t: PoolTask): StepReply | number | void {
   if (t.kind === 'serve') return serve(t.slot);
   if (t.kind === 'kernel') {
-    const k = parallelKernels(kernels(), ctl, data.helperScratch, data.minWork);
+    const k = parallelKernels(kernels(), ctl, data.helperScratch, data.minWork, data.memory);
     return (k[t.name] as (...a: number[]) => number | void)(...t.args) ?? undefined;
   }
-  return step(t.plan, t.snapshot);
+  return step(t.plan, t.token);
 }
