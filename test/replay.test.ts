@@ -101,5 +101,10 @@ describe('the built-in training run', () => {
     const bad = spawnSync(process.execPath, [CLI, 'train', '--optimizr', 'sgd'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/unknown argument "--optimizr"/);
+    for (const args of [['train', '--help'], ['replay', '-h'], ['--help']]) {
+      const help = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+      expect(help.status, args.join(' ')).toBe(0);
+      expect(help.stdout + help.stderr, args.join(' ')).toMatch(/fisheropt train \[options\][\s\S]*--optimizer A\[,B…\]/);
+    }
   });
 });

@@ -33,6 +33,10 @@ function parseFlags(args: string[], known: string[]): Record<string, string> {
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   if (cmd === 'replay') {
     if (rest.length !== 1) throw new FisheroptError('BAD_OPTION', `replay takes one file (or - for stdin)\n${USAGE}`);
     const text = readFileSync(rest[0] === '-' ? 0 : rest[0], 'utf8');
